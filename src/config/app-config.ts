@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import { resolve } from 'node:path';
+import { configSchema, type RawConfig } from './config.schema';
+import type { LeaseSchedule } from '../modules/tasks/lease';
+
+export class ConfigError extends Error {}
+
+/** Reads and validates the environment once; fails naming every bad variable. */
+export function parseConfig(env: NodeJS.ProcessEnv = process.env): RawConfig {
+  const blanksRemoved = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = configSchema.safeParse(blanksRemoved);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+/** The one validated config object. Nothing else reads process.env. */
+@Injectable()
+export class AppConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: RawConfig['LOG_LEVEL'];
+  readonly dataDir: string;
+  readonly database: {
+    readonly url?: string;
+    readonly poolMax: number;
+    readonly statementTimeoutMs: number;
+    readonly embeddedStorage: 'disk' | 'memory';
+  };
+  readonly secrets: { adminKey?: string; jwtSecret?: string };
+  readonly jwtTtlSeconds: number;
+  readonly lease: LeaseSchedule & { sweepIntervalMs: number };
+  readonly retryAfterSeconds: number;
+  readonly agentDefaultCapacity: number;
+  readonly maxMessageBytes: number;
+  readonly seedFile?: string;
+  /** Generating secrets is an embedded-mode convenience; cluster replicas must share them. */
+  readonly generateSecrets: boolean;
+
+  constructor(raw: RawConfig) {
+    this.port = raw.PORT;
+    this.host = raw.HOST;
+    this.logLevel = raw.LOG_LEVEL;
+    this.dataDir = resolve(raw.PM_AGENT_DATA_DIR);
+    this.database = {
+      url: raw.DATABASE_URL,
+      poolMax: raw.DATABASE_POOL_MAX,
+      statementTimeoutMs: raw.DATABASE_STATEMENT_TIMEOUT_MS,
+      embeddedStorage: raw.PM_AGENT_EMBEDDED_DB,
+    };
+    this.secrets = { adminKey: raw.PM_AGENT_ADMIN_KEY, jwtSecret: raw.PM_AGENT_JWT_SECRET };
+    this.jwtTtlSeconds = raw.JWT_TTL_SECONDS;
+    this.lease = {
+      scale: raw.LEASE_TIMEOUT_SCALE,
+      sweepIntervalMs: raw.LEASE_SWEEP_INTERVAL_MS,
+      initial: { timeout: raw.LEASE_INITIAL_SECONDS, grace: raw.LEASE_INITIAL_GRACE_SECONDS },
+      started: { timeout: raw.LEASE_STARTED_SECONDS, grace: raw.LEASE_STARTED_GRACE_SECONDS },
+      midway: { timeout: raw.LEASE_MIDWAY_SECONDS, grace: raw.LEASE_MIDWAY_GRACE_SECONDS },
+      finishing: { timeout: raw.LEASE_FINISHING_SECONDS, grace: raw.LEASE_FINISHING_GRACE_SECONDS },
+    };
+    this.retryAfterSeconds = raw.RETRY_AFTER_SECONDS;
+    this.agentDefaultCapacity = raw.AGENT_DEFAULT_CAPACITY;
+    this.maxMessageBytes = raw.MAX_MESSAGE_BYTES;
+    this.seedFile = raw.PM_AGENT_SEED_FILE;
+    this.generateSecrets = raw.PM_AGENT_GENERATE_SECRETS ?? this.database.url === undefined;
+  }
+
+  get embedded(): boolean {
+    return this.database.url === undefined;
+  }
+}

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+// Every environment variable pm-agent reads, with its default. README's config table mirrors this.
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const num = (min: number, max: number) => z.coerce.number().min(min).max(max);
+
+export const configSchema = z.object({
+  PORT: int(0, 65535).default(3100),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  PM_AGENT_DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z.url().optional(),
+  DATABASE_POOL_MAX: int(1, 500).default(10),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  PM_AGENT_EMBEDDED_DB: z.enum(['disk', 'memory']).default('disk'),
+  PM_AGENT_ADMIN_KEY: z.string().min(16).optional(),
+  PM_AGENT_JWT_SECRET: z.string().min(32).optional(),
+  JWT_TTL_SECONDS: int(60, 30 * 24 * 3600).default(3600),
+  LEASE_TIMEOUT_SCALE: num(0.0001, 1000).default(1),
+  LEASE_SWEEP_INTERVAL_MS: int(10, 3_600_000).default(5000),
+  LEASE_INITIAL_SECONDS: num(1, 86_400).default(180),
+  LEASE_INITIAL_GRACE_SECONDS: num(0, 86_400).default(60),
+  LEASE_STARTED_SECONDS: num(1, 86_400).default(240),
+  LEASE_STARTED_GRACE_SECONDS: num(0, 86_400).default(60),
+  LEASE_MIDWAY_SECONDS: num(1, 86_400).default(300),
+  LEASE_MIDWAY_GRACE_SECONDS: num(0, 86_400).default(60),
+  LEASE_FINISHING_SECONDS: num(1, 86_400).default(360),
+  LEASE_FINISHING_GRACE_SECONDS: num(0, 86_400).default(90),
+  RETRY_AFTER_SECONDS: int(1, 3600).default(30),
+  AGENT_DEFAULT_CAPACITY: int(1, 32).default(1),
+  MAX_MESSAGE_BYTES: int(1024, 16 * 1024 * 1024).default(1_048_576),
+  PM_AGENT_SEED_FILE: z.string().min(1).optional(),
+  PM_AGENT_GENERATE_SECRETS: bool.optional(),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,85 @@
+import { Logger } from '@nestjs/common';
+import { Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { AppConfig } from '../../config/app-config';
+import { EmbeddedPostgres } from './embedded-postgres';
+import { runMigrations } from './migrate';
+
+export interface Queryable {
+  query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+const RETRYABLE = new Set([
+  '23505', // unique_violation: a concurrent claim won the race; the partial indexes said no
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+]);
+
+/** The pooled connection to Postgres (external, or embedded PGlite), migrated on start. */
+export class Db implements Queryable {
+  private readonly logger = new Logger('Database');
+
+  private constructor(
+    readonly pool: Pool,
+    private readonly embedded?: EmbeddedPostgres,
+  ) {}
+
+  static async connect(config: AppConfig, opts: { migrate?: boolean } = {}): Promise<Db> {
+    let embedded: EmbeddedPostgres | undefined;
+    let url = config.database.url;
+    if (!url) {
+      embedded = await EmbeddedPostgres.start({
+        dataDir: config.database.embeddedStorage === 'disk' ? config.dataDir : undefined,
+        maxConnections: config.database.poolMax + 4,
+      });
+      url = embedded.url;
+    }
+    const pool = new Pool({
+      connectionString: url,
+      max: config.database.poolMax,
+      // PGlite ignores per-session settings it does not know; a real server enforces the timeout.
+      ...(embedded ? {} : { statement_timeout: config.database.statementTimeoutMs || undefined }),
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client losing its server must not crash the process; the pool replaces it.
+    pool.on('error', (err) => new Logger('Database').warn(`idle connection error: ${err.message}`));
+    const db = new Db(pool, embedded);
+    if (opts.migrate !== false) await runMigrations(url);
+    db.logger.log(embedded ? 'embedded Postgres (PGlite) ready' : 'connected to Postgres');
+    return db;
+  }
+
+  async query<R extends QueryResultRow = QueryResultRow>(text: string, params: unknown[] = []) {
+    const r = await this.pool.query<R>(text, params);
+    return { rows: r.rows, rowCount: r.rowCount };
+  }
+
+  /** Runs fn in one transaction; retried (whole) when Postgres reports a lost race. */
+  async tx<T>(fn: (q: PoolClient) => Promise<T>, attempts = 4): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        const code = (err as { code?: string }).code;
+        if (code && RETRYABLE.has(code) && attempt < attempts) continue;
+        throw err;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+    await this.embedded?.stop();
+  }
+}

@@ -1,0 +1,44 @@
+import { Injectable } from '@nestjs/common';
+import { Secrets } from '../../config/secrets';
+import { AppError, CommonErrorCode } from '../../common/errors';
+import { uuidSchema } from '../../common/schemas';
+import { safeEqual } from '../projects/api-keys';
+import { ProjectsService } from '../projects/projects.service';
+
+export type Caller = { kind: 'admin' } | { kind: 'project'; projectId: string };
+
+/** Who is calling the HTTP API: the admin key or a project's API key, from `Authorization: Bearer`. */
+@Injectable()
+export class HttpAuth {
+  constructor(
+    private readonly secrets: Secrets,
+    private readonly projects: ProjectsService,
+  ) {}
+
+  async caller(authorization: string | undefined): Promise<Caller> {
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+    if (!m) throw new AppError(CommonErrorCode.UNAUTHORIZED, 'Missing Authorization: Bearer <key>');
+    const key = m[1];
+    if (safeEqual(key, this.secrets.adminKey)) return { kind: 'admin' };
+    const projectId = await this.projects.projectOfApiKey(key);
+    if (projectId) return { kind: 'project', projectId };
+    throw new AppError(CommonErrorCode.UNAUTHORIZED, 'Invalid key');
+  }
+
+  async requireAdmin(authorization: string | undefined): Promise<void> {
+    const caller = await this.caller(authorization);
+    if (caller.kind !== 'admin') throw new AppError(CommonErrorCode.FORBIDDEN, 'This call needs the admin key');
+  }
+
+  /** Admin, or the API key of this very project. Another project's key learns nothing. */
+  async requireProjectAccess(authorization: string | undefined, projectId: string): Promise<void> {
+    const caller = await this.caller(authorization);
+    if (caller.kind === 'project' && caller.projectId !== projectId) {
+      throw new AppError(CommonErrorCode.FORBIDDEN, 'This key does not grant access to that project');
+    }
+    // A malformed id is "no such project"; it never reaches SQL.
+    if (caller.kind === 'admin' && !(uuidSchema.safeParse(projectId).success && (await this.projects.exists(projectId)))) {
+      throw new AppError(CommonErrorCode.NOT_FOUND, 'Project not found');
+    }
+  }
+}

@@ -1,0 +1,9 @@
+import { Module } from '@nestjs/common';
+import { AgentsModule } from '../agents/agents.module';
+import { ProjectsModule } from '../projects/projects.module';
+import { TasksModule } from '../tasks/tasks.module';
+import { AgentsGateway } from './agents.gateway';
+import { ToolsService } from './tools.service';
+
+@Module({ imports: [AgentsModule, TasksModule, ProjectsModule], providers: [AgentsGateway, ToolsService] })
+export class ConnectionsModule {}

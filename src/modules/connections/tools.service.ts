@@ -1,0 +1,61 @@
+import { Injectable } from '@nestjs/common';
+import { AppError, CommonErrorCode } from '../../common/errors';
+import { parseOrThrow } from '../../common/validation';
+import { AgentsService } from '../agents/agents.service';
+import type { AgentIdentity } from '../auth/token.service';
+import { AssignmentService } from '../tasks/assignment.service';
+import { BlockerService } from '../tasks/blocker.service';
+import { ProgressService } from '../tasks/progress.service';
+import { ProjectStatusService } from '../tasks/project-status.service';
+import { TaskContextService } from '../tasks/task-context.service';
+import { toolSchemas, type ToolInput, type ToolName } from './tool-schemas';
+
+type Handlers = { [N in ToolName]: (who: AgentIdentity, input: ToolInput<N>) => Promise<object> };
+
+/** The agent tools: validate, check the caller acts as itself, call one service method. */
+@Injectable()
+export class ToolsService {
+  private readonly handlers: Handlers;
+
+  constructor(
+    agents: AgentsService,
+    assignment: AssignmentService,
+    progress: ProgressService,
+    blockers: BlockerService,
+    status: ProjectStatusService,
+    context: TaskContextService,
+  ) {
+    this.handlers = {
+      register_agent: (who, i) => agents.register(who, i),
+      request_next_task: (who, i) => assignment.requestNextTask(who, i.request_id),
+      report_task_progress: (who, i) => progress.report(who, i),
+      report_blocker: (who, i) => blockers.report(who, i),
+      get_project_status: (who) => status.status(who.projectId),
+      get_agent_status: (who) => agents.status(who),
+      list_registered_agents: (who) => agents.list(who.projectId),
+      ping: async (_who, i) => ({ success: true, status: 'online', provider: 'builtin', echo: i.echo ?? 'pong', timestamp: new Date().toISOString() }),
+      get_task_context: (who, i) => context.context(who, i.task_id),
+      log_decision: (who, i) => context.logDecision(who, i),
+      log_artifact: (who, i) => context.logArtifact(who, i),
+      check_assignment_health: (who) => status.assignmentHealth(who.projectId),
+    };
+  }
+
+  isTool(name: string): name is ToolName {
+    return Object.hasOwn(toolSchemas, name);
+  }
+
+  async call(name: string, who: AgentIdentity, payload: unknown): Promise<object> {
+    if (!this.isTool(name)) throw new AppError(CommonErrorCode.UNKNOWN_TOOL, `Unknown tool: ${name.slice(0, 64)}`);
+    return this.run(name, who, payload);
+  }
+
+  private async run<N extends ToolName>(name: N, who: AgentIdentity, payload: unknown): Promise<object> {
+    const input = parseOrThrow(toolSchemas[name], payload ?? {}) as ToolInput<N>;
+    const claimed = (input as { agent_id?: string }).agent_id;
+    if (claimed !== undefined && claimed !== who.agentId) {
+      throw new AppError(CommonErrorCode.FORBIDDEN, `This token acts for agent ${who.agentId}, not ${claimed}`);
+    }
+    return this.handlers[name](who, input);
+  }
+}

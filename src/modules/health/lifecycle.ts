@@ -1,0 +1,7 @@
+import { Injectable } from '@nestjs/common';
+
+/** Process-wide lifecycle flags read by readiness and the gateway. */
+@Injectable()
+export class Lifecycle {
+  draining = false;
+}

@@ -1,0 +1,108 @@
+import { Injectable } from '@nestjs/common';
+import type { PoolClient } from 'pg';
+import { AppConfig } from '../../config/app-config';
+import { beginIdempotent } from '../../common/idempotency';
+import { Db } from '../../infra/database/db';
+import { requireAgent } from '../agents/agent.queries';
+import type { AgentIdentity } from '../auth/token.service';
+import { recordEvent } from '../events/outbox';
+import { progressComment, tickChecklist } from '../kanban/comments';
+import { lockHeldTask } from './holder';
+import { clampProgress, leaseTerms } from './lease';
+import { TaskAvailability } from './availability.service';
+import { addBoardComment } from './task.queries';
+import type { AssignmentRow, TaskRow } from './task.types';
+
+export interface ProgressInput {
+  task_id: string;
+  status: 'in_progress' | 'completed' | 'blocked';
+  progress: number;
+  message: string;
+  lease_token?: string;
+  request_id?: string;
+}
+
+type ProgressAnswer = { success: true; message: string; lease?: { expires_at: string; token: string }; task_status: string };
+
+@Injectable()
+export class ProgressService {
+  constructor(
+    private readonly db: Db,
+    private readonly config: AppConfig,
+    private readonly availability: TaskAvailability,
+  ) {}
+
+  async report(who: AgentIdentity, input: ProgressInput): Promise<ProgressAnswer> {
+    let completed = false;
+    const answer = await this.db.tx(async (c) => {
+      const idem = await beginIdempotent<ProgressAnswer>(c, { ...who, requestId: input.request_id, tool: 'report_task_progress' });
+      if (idem.replay) return idem.response;
+      const agent = await requireAgent(c, who.projectId, who.agentId);
+      const { task, assignment } = await lockHeldTask(c, who, input.task_id, input.lease_token);
+      const progress = input.status === 'completed' ? 100 : clampProgress(input.progress);
+      await c.query(
+        `INSERT INTO progress_reports (assignment_id, project_id, task_id, agent_id, status, progress, message) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [assignment.id, who.projectId, task.id, who.agentId, input.status, progress, input.message],
+      );
+      await addBoardComment(c, who.projectId, task.id, progressComment(progress, input.status, input.message));
+      const checklist = tickChecklist(task.checklist, progress);
+      let result: ProgressAnswer;
+      if (input.status === 'completed' || progress >= 100) {
+        completed = true;
+        await this.complete(c, task, assignment, checklist, agent.name);
+        result = { success: true, message: 'Progress updated successfully', task_status: 'done' };
+      } else {
+        const status = input.status === 'blocked' ? 'blocked' : 'in_progress';
+        const lease = await this.renew(c, assignment, progress, input.message);
+        await c.query(`UPDATE tasks SET status = $2, checklist = $3, updated_at = now() WHERE id = $1`, [task.id, status, JSON.stringify(checklist)]);
+        await recordEvent(c, {
+          type: 'task.progress',
+          projectId: who.projectId,
+          aggregateId: task.id,
+          payload: { task_id: task.id, agent_id: who.agentId, status: input.status, progress, message: input.message },
+        });
+        result = { success: true, message: 'Progress updated successfully', task_status: status, lease };
+      }
+      await idem.finish(result);
+      return result;
+    });
+    if (completed) await this.availability.wakeWaiting(who.projectId);
+    return answer;
+  }
+
+  /** Each report moves the lease forward, longer as the work nears its end. */
+  async renew(c: PoolClient, assignment: AssignmentRow, progress: number, message: string | null) {
+    const reports = assignment.report_count + 1;
+    const lease = leaseTerms(this.config.lease, new Date(), reports, progress);
+    await c.query(
+      `UPDATE assignments SET progress = $2, report_count = $3, last_report_at = now(), last_message = COALESCE($4, last_message),
+         lease_expires_at = $5, lease_grace_ms = $6 WHERE id = $1`,
+      [assignment.id, progress, reports, message, lease.expiresAt, lease.graceMs],
+    );
+    return { expires_at: lease.expiresAt.toISOString(), token: assignment.fencing_token };
+  }
+
+  private async complete(c: PoolClient, task: TaskRow, assignment: AssignmentRow, checklist: unknown, agentName: string) {
+    const hours = (Date.now() - assignment.assigned_at.getTime()) / 3_600_000;
+    await c.query(
+      `UPDATE assignments SET state = 'completed', progress = 100, report_count = report_count + 1, last_report_at = now(),
+         ended_at = now(), end_reason = 'completed' WHERE id = $1`,
+      [assignment.id],
+    );
+    await c.query(
+      `UPDATE tasks SET status = 'done', checklist = $2, completed_at = now(), updated_at = now(),
+         actual_hours = COALESCE(actual_hours, 0) + $3 WHERE id = $1`,
+      [task.id, JSON.stringify(checklist), Math.round(hours * 1000) / 1000],
+    );
+    await c.query('UPDATE agents SET total_completed = total_completed + 1, updated_at = now() WHERE project_id = $1 AND id = $2', [
+      task.project_id,
+      assignment.agent_id,
+    ]);
+    await recordEvent(c, {
+      type: 'task.completed',
+      projectId: task.project_id,
+      aggregateId: task.id,
+      payload: { task_id: task.id, agent_id: assignment.agent_id, agent_name: agentName, fencing_token: assignment.fencing_token },
+    });
+  }
+}

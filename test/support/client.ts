@@ -1,0 +1,92 @@
+import { io, type Socket } from 'socket.io-client';
+
+/** Small HTTP + socket client used by the end-to-end tests (speaks the public API only). */
+export class ApiClient {
+  constructor(
+    readonly url: string,
+    readonly adminKey: string,
+  ) {}
+
+  async request(method: string, path: string, body?: unknown, key?: string): Promise<{ status: number; body: any }> {
+    const res = await fetch(`${this.url}${path}`, {
+      method,
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  }
+
+  async createProject(name = 'test project'): Promise<{ id: string; api_key: string }> {
+    const r = await this.request('POST', '/api/v1/projects', { name }, this.adminKey);
+    if (r.status !== 201) throw new Error(`createProject: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  async addTask(projectId: string, task: Record<string, unknown>, key = this.adminKey): Promise<any> {
+    const r = await this.request('POST', `/api/v1/projects/${projectId}/tasks`, task, key);
+    if (r.status !== 201) throw new Error(`addTask: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  async listTasks(projectId: string, key = this.adminKey): Promise<any[]> {
+    const r = await this.request('GET', `/api/v1/projects/${projectId}/tasks`, undefined, key);
+    if (r.status !== 200) throw new Error(`listTasks: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body.tasks;
+  }
+
+  async token(apiKey: string, agentId: string): Promise<string> {
+    const r = await this.request('POST', '/api/v1/agents/auth', { api_key: apiKey, agent_id: agentId });
+    if (r.status !== 200) throw new Error(`token: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body.access_token;
+  }
+
+  /** Connects an agent socket (websocket transport) and waits for the connection. */
+  async connect(token: string, opts: { url?: string } = {}): Promise<AgentSocket> {
+    const socket = io(`${opts.url ?? this.url}/agents`, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', (err) => reject(err));
+    });
+    return new AgentSocket(socket);
+  }
+
+  /** Token, socket and register_agent in one go. */
+  async agent(apiKey: string, agentId: string, skills: string[] = [], name = agentId): Promise<AgentSocket> {
+    const s = await this.connect(await this.token(apiKey, agentId));
+    const r = await s.call('register_agent', { agent_id: agentId, name, role: 'developer', skills });
+    if (!r.success) throw new Error(`register: ${JSON.stringify(r)}`);
+    s.agentId = agentId;
+    return s;
+  }
+}
+
+export class AgentSocket {
+  agentId = '';
+  constructor(readonly socket: Socket) {}
+
+  call(event: string, payload?: unknown, timeoutMs = 15_000): Promise<any> {
+    return new Promise((resolve, reject) => {
+      const args: unknown[] = payload === undefined ? [] : [payload];
+      this.socket.timeout(timeoutMs).emit(event, ...args, (err: Error | null, answer: unknown) => (err ? reject(err) : resolve(answer)));
+    });
+  }
+
+  /** Resolves with the next push of that name. */
+  next(event: string, timeoutMs = 15_000): Promise<any> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
+      this.socket.once(event, (p: unknown) => {
+        clearTimeout(t);
+        resolve(p);
+      });
+    });
+  }
+
+  close(): void {
+    this.socket.disconnect();
+  }
+}

@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { AppConfig, parseConfig } from './config/app-config';
 import { HttpExceptionFilter } from './common/http-exception.filter';
+import { SharedState } from './infra/shared-state/shared-state';
 import { SocketIoAdapter } from './modules/connections/socket-io.adapter';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -15,9 +16,8 @@ export async function startApp(env: NodeJS.ProcessEnv = process.env): Promise<{ 
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger, bodyParser: false });
   app.useBodyParser('json', { limit: config.maxMessageBytes });
   app.useGlobalFilters(new HttpExceptionFilter());
-  app.useWebSocketAdapter(new SocketIoAdapter(app, config));
+  app.useWebSocketAdapter(new SocketIoAdapter(app, config, app.get(SharedState).redis));
   app.disable('x-powered-by');
-  app.enableShutdownHooks();
   await app.listen(config.port, config.host);
   const addr = app.getHttpServer().address() as { port: number };
   const url = `http://127.0.0.1:${addr.port}`;

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { configSchema, type RawConfig } from './config.schema';
 import type { LeaseSchedule } from '../modules/tasks/lease';
@@ -7,7 +8,7 @@ export class ConfigError extends Error {}
 
 /** Reads and validates the environment once; fails naming every bad variable. */
 export function parseConfig(env: NodeJS.ProcessEnv = process.env): RawConfig {
-  const blanksRemoved = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const blanksRemoved = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const result = configSchema.safeParse(blanksRemoved);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
@@ -36,6 +37,11 @@ export class AppConfig {
   readonly agentDefaultCapacity: number;
   readonly maxMessageBytes: number;
   readonly seedFile?: string;
+  readonly redis: { readonly clusterNodes?: { host: string; port: number }[]; readonly url?: string; readonly keyPrefix: string };
+  readonly replicaId: string;
+  readonly rateLimits: { readonly agentPerMinute: number; readonly handshakePerMinute: number };
+  readonly presence: { readonly ttlSeconds: number; readonly heartbeatMs: number };
+  readonly shutdown: { readonly graceMs: number; readonly drainNoticeMs: number };
   /** Generating secrets is an embedded-mode convenience; cluster replicas must share them. */
   readonly generateSecrets: boolean;
 
@@ -64,7 +70,25 @@ export class AppConfig {
     this.agentDefaultCapacity = raw.AGENT_DEFAULT_CAPACITY;
     this.maxMessageBytes = raw.MAX_MESSAGE_BYTES;
     this.seedFile = raw.PM_AGENT_SEED_FILE;
-    this.generateSecrets = raw.PM_AGENT_GENERATE_SECRETS ?? this.database.url === undefined;
+    this.redis = {
+      clusterNodes: raw.REDIS_CLUSTER_NODES?.split(',').map((hp) => {
+        const [host, port] = hp.split(':');
+        return { host, port: Number(port) };
+      }),
+      url: raw.REDIS_URL,
+      keyPrefix: raw.REDIS_KEY_PREFIX,
+    };
+    this.replicaId = raw.REPLICA_ID ?? `${hostname()}-${process.pid}`;
+    this.rateLimits = { agentPerMinute: raw.RATE_LIMIT_AGENT_PER_MINUTE, handshakePerMinute: raw.RATE_LIMIT_HANDSHAKE_PER_MINUTE };
+    this.presence = { ttlSeconds: raw.PRESENCE_TTL_SECONDS, heartbeatMs: raw.PRESENCE_HEARTBEAT_MS };
+    this.shutdown = { graceMs: raw.SHUTDOWN_GRACE_MS, drainNoticeMs: raw.DRAIN_NOTICE_MS };
+    // Replicas sharing a database or Redis must share secrets: generation is embedded-only.
+    this.generateSecrets = raw.PM_AGENT_GENERATE_SECRETS ?? (this.database.url === undefined && !this.sharedState);
+  }
+
+  /** Shared state across replicas lives in Redis (a Cluster or a single server). */
+  get sharedState(): boolean {
+    return this.redis.clusterNodes !== undefined || this.redis.url !== undefined;
   }
 
   get embedded(): boolean {

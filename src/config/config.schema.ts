@@ -32,6 +32,19 @@ export const configSchema = z.object({
   RETRY_AFTER_SECONDS: int(1, 3600).default(30),
   AGENT_DEFAULT_CAPACITY: int(1, 32).default(1),
   MAX_MESSAGE_BYTES: int(1024, 16 * 1024 * 1024).default(1_048_576),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'comma-separated host:port list')
+    .optional(),
+  REDIS_URL: z.url().optional(),
+  REDIS_KEY_PREFIX: z.string().regex(/^[a-z0-9_-]{1,32}$/).default('pm'),
+  REPLICA_ID: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/).optional(),
+  RATE_LIMIT_AGENT_PER_MINUTE: int(1, 1_000_000).default(100),
+  RATE_LIMIT_HANDSHAKE_PER_MINUTE: int(1, 1_000_000).default(120),
+  PRESENCE_TTL_SECONDS: int(5, 3600).default(30),
+  PRESENCE_HEARTBEAT_MS: int(100, 600_000).default(10_000),
+  SHUTDOWN_GRACE_MS: int(0, 600_000).default(25_000),
+  DRAIN_NOTICE_MS: int(0, 60_000).default(1000),
   PM_AGENT_SEED_FILE: z.string().min(1).optional(),
   PM_AGENT_GENERATE_SECRETS: bool.optional(),
 });

@@ -4,16 +4,22 @@ import { resolveSecrets, Secrets } from '../config/secrets';
 import { PushService } from '../modules/events/push.service';
 import { Lifecycle } from '../modules/health/lifecycle';
 import { Db } from './database/db';
+import { Presence } from './shared-state/presence';
+import { RateLimiter } from './shared-state/rate-limiter';
+import { SharedState } from './shared-state/shared-state';
 
 @Injectable()
-class DbCloser implements OnApplicationShutdown {
-  constructor(@Inject(Db) private readonly db: Db) {}
+class Closer implements OnApplicationShutdown {
+  constructor(
+    @Inject(Db) private readonly db: Db,
+    @Inject(SharedState) private readonly shared: SharedState,
+  ) {}
   async onApplicationShutdown(): Promise<void> {
-    await this.db.close();
+    await Promise.allSettled([this.db.close(), this.shared.close()]);
   }
 }
 
-/** Config, secrets, database and the other process-wide singletons. */
+/** Config, secrets, database, shared state (Redis or in-process) and other process-wide singletons. */
 @Global()
 @Module({})
 export class CoreModule {
@@ -30,11 +36,14 @@ export class CoreModule {
           },
         },
         { provide: Db, useFactory: () => Db.connect(config) },
-        DbCloser,
+        { provide: SharedState, useFactory: () => SharedState.create(config) },
+        { provide: RateLimiter, useFactory: (s: SharedState) => s.rateLimiter, inject: [SharedState] },
+        { provide: Presence, useFactory: (s: SharedState) => s.presence, inject: [SharedState] },
+        Closer,
         Lifecycle,
         PushService,
       ],
-      exports: [AppConfig, Secrets, Db, Lifecycle, PushService],
+      exports: [AppConfig, Secrets, Db, Lifecycle, PushService, SharedState, RateLimiter, Presence],
     };
   }
 }

@@ -54,6 +54,19 @@ export class ApiClient {
     return new AgentSocket(socket);
   }
 
+  /** Opens an /agents socket with this handshake `auth` and resolves with its connect_error (fails if it connects). */
+  async connectError(auth?: Record<string, unknown>): Promise<Error & { data?: { code?: string } }> {
+    const socket = io(`${this.url}/agents`, { ...(auth ? { auth } : {}), transports: ['websocket'], reconnection: false, forceNew: true });
+    try {
+      return await new Promise((resolve, reject) => {
+        socket.once('connect', () => reject(new Error('connected although the handshake should have been refused')));
+        socket.once('connect_error', (err) => resolve(err as Error & { data?: { code?: string } }));
+      });
+    } finally {
+      socket.disconnect();
+    }
+  }
+
   /** Token, socket and register_agent in one go. */
   async agent(apiKey: string, agentId: string, skills: string[] = [], name = agentId): Promise<AgentSocket> {
     const s = await this.connect(await this.token(apiKey, agentId));
@@ -61,6 +74,11 @@ export class ApiClient {
     if (!r.success) throw new Error(`register: ${JSON.stringify(r)}`);
     s.agentId = agentId;
     return s;
+  }
+
+  /** Several registered agents of one project at once (same skills), in the order of `agentIds`. */
+  async agents(apiKey: string, agentIds: readonly string[], skills: string[] = []): Promise<AgentSocket[]> {
+    return Promise.all(agentIds.map((id) => this.agent(apiKey, id, skills)));
   }
 }
 
@@ -84,6 +102,13 @@ export class AgentSocket {
         resolve(p);
       });
     });
+  }
+
+  /** Records every push of that name from now on (the array fills as they arrive). */
+  record(event: string): any[] {
+    const seen: any[] = [];
+    this.socket.on(event, (p: unknown) => seen.push(p));
+    return seen;
   }
 
   close(): void {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { beginIdempotent } from '../../common/idempotency';
 import { Db } from '../../infra/database/db';
+import { Presence } from '../../infra/shared-state/presence';
 import type { AgentIdentity } from '../auth/token.service';
 import { recordEvent } from '../events/outbox';
 import { requireAgent } from './agent.queries';
@@ -31,6 +32,7 @@ export class AgentsService {
   constructor(
     private readonly db: Db,
     private readonly config: AppConfig,
+    private readonly presence: Presence,
   ) {}
 
   async register(who: AgentIdentity, input: RegisterInput) {
@@ -92,7 +94,7 @@ export class AgentsService {
   }
 
   async list(projectId: string) {
-    const agents = await this.withLoad(projectId);
+    const [agents, online] = await Promise.all([this.withLoad(projectId), this.onlineAgents(projectId)]);
     return {
       success: true,
       agents: agents.map((a) => ({
@@ -103,9 +105,15 @@ export class AgentsService {
         skills: a.skills,
         current_tasks: a.current_tasks,
         total_completed: a.total_completed,
+        connected: online.has(a.id),
       })),
       total: agents.length,
     };
+  }
+
+  /** Agents of the project with a live socket on any replica. */
+  async onlineAgents(projectId: string): Promise<Set<string>> {
+    return new Set((await this.presence.online(projectId)).map((e) => e.agentId));
   }
 
   async withLoad(projectId: string): Promise<AgentWithLoad[]> {

@@ -3,7 +3,9 @@ import { AgentsModule } from '../agents/agents.module';
 import { ProjectsModule } from '../projects/projects.module';
 import { TasksModule } from '../tasks/tasks.module';
 import { AgentsGateway } from './agents.gateway';
+import { DrainService } from './drain.service';
+import { PresenceTracker } from './presence-tracker.service';
 import { ToolsService } from './tools.service';
 
-@Module({ imports: [AgentsModule, TasksModule, ProjectsModule], providers: [AgentsGateway, ToolsService] })
+@Module({ imports: [AgentsModule, TasksModule, ProjectsModule], providers: [AgentsGateway, ToolsService, PresenceTracker, DrainService], exports: [DrainService, PresenceTracker] })
 export class ConnectionsModule {}

@@ -36,6 +36,6 @@ export interface ChecklistItem {
 
 /** Ticks the first floor(p/100·N) items; never unticks what is already done. */
 export function tickChecklist(items: readonly ChecklistItem[], progress: number): ChecklistItem[] {
-  const upTo = Math.floor((progress / 100) * items.length);
+  const upTo = Math.floor((progress * items.length) / 100); // not (p/100)·N: 0.58·50 is 28.999…
   return items.map((item, i) => ({ text: item.text, done: item.done || i < upTo }));
 }

@@ -1,9 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { Db } from '../../infra/database/db';
+import { Presence } from '../../infra/shared-state/presence';
 
 @Injectable()
 export class ProjectStatusService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly presence: Presence,
+  ) {}
 
   /** Counts over every task of the project, and the workers registered in it. */
   async status(projectId: string) {
@@ -16,14 +20,20 @@ export class ProjectStatusService {
        FROM tasks WHERE project_id = $1`,
       [projectId],
     );
-    const w = await this.db.query<{ total: number; active: number }>(
-      `SELECT count(*)::int AS total,
-              count(*) FILTER (WHERE EXISTS (SELECT 1 FROM assignments a WHERE a.project_id = g.project_id AND a.agent_id = g.id AND a.state = 'active'))::int AS active
+    const w = await this.db.query<{ id: string; busy: boolean }>(
+      `SELECT g.id, EXISTS (SELECT 1 FROM assignments a WHERE a.project_id = g.project_id AND a.agent_id = g.id AND a.state = 'active') AS busy
        FROM agents g WHERE g.project_id = $1`,
       [projectId],
     );
+    const online = new Set((await this.presence.online(projectId)).map((e) => e.agentId));
     const tasks = t.rows[0];
-    const workers = w.rows[0];
+    // available: connected (on any replica) and holding nothing.
+    const workers = {
+      total: w.rows.length,
+      active: w.rows.filter((a) => a.busy).length,
+      available: w.rows.filter((a) => !a.busy && online.has(a.id)).length,
+      connected: w.rows.filter((a) => online.has(a.id)).length,
+    };
     return {
       success: true,
       project: {
@@ -34,7 +44,7 @@ export class ProjectStatusService {
         todo: tasks.todo,
         completion_percentage: tasks.total === 0 ? 0 : Math.round((tasks.done / tasks.total) * 1000) / 10,
       },
-      workers: { total: workers.total, active: workers.active, available: workers.total - workers.active },
+      workers,
       provider: 'builtin',
     };
   }

@@ -85,6 +85,19 @@ describe('rankTasks', () => {
     expect(rankTasks(['x'], tasks).map((t) => t.id)).toEqual(['a', 'b', 'c']);
   });
 
+  // 0.6·(3/5) + 0.4·0.8 = 0.6·1 + 0.4·0.2 = 0.68 exactly; naive floating point makes them differ.
+  it.each<[string, string[], Partial<RankableTask>, Partial<RankableTask>]>([
+    ['0 labels high ~ 1/5 medium', ['a'], { labels: [], priority: 'high' }, { labels: ['a', 'b', 'c', 'd', 'e'], priority: 'medium' }],
+    ['0 labels high ~ 2/5 low', ['a', 'b'], { labels: [], priority: 'high' }, { labels: ['a', 'b', 'c', 'd', 'e'], priority: 'low' }],
+    ['3/5 high ~ 1/1 low', ['a', 'b', 'c'], { labels: ['a', 'b', 'c', 'x', 'y'], priority: 'high' }, { labels: ['a'], priority: 'low' }],
+    ['1/5 high ~ 2/5 medium', ['a', 'b'], { labels: ['a', 'x', 'y', 'z', 'w'], priority: 'high' }, { labels: ['a', 'b', 'y', 'z', 'w'], priority: 'medium' }],
+  ])('scores a mathematical tie (%s) equal, so the oldest wins', (_name, skills, newer, older) => {
+    const o = task('older', { ...older, createdAt: new Date('2025-01-01T00:00:00Z'), seq: 2 });
+    const n = task('newer', { ...newer, createdAt: new Date('2025-02-01T00:00:00Z'), seq: 1 });
+    expect(scoreTask(skills, o)).toBe(scoreTask(skills, n));
+    expect(rankTasks(skills, [n, o]).map((t) => t.id)).toEqual(['older', 'newer']);
+  });
+
   it('prefers a better score over age', () => {
     const tasks = [
       task('old-medium', { createdAt: new Date('2020-01-01T00:00:00Z'), seq: 1 }),

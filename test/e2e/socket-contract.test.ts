@@ -65,7 +65,7 @@ describe.each(STORAGE_MODES)('socket contract (%s storage)', (mode) => {
   }
 
   beforeAll(async () => {
-    t = await startTestApp(mode, { PM_AGENT_JWT_SECRET: JWT_SECRET });
+    t = await startTestApp(mode, { PM_AGENT_JWT_SECRET: JWT_SECRET, RATE_LIMIT_HANDSHAKE_PER_MINUTE: '100000', RATE_LIMIT_AGENT_PER_MINUTE: '100000' });
     api = new ApiClient(t.url, t.adminKey);
   });
   afterEach(() => {

@@ -33,7 +33,7 @@ export class InMemoryPresence extends Presence {
 
   async connected(projectId: string, agentId: string, replicaId: string, now = Date.now()): Promise<void> {
     let p = this.projects.get(projectId);
-    if (!p) this.projects.set(projectId, (p = new Map()));
+    if (!p) this.projects.set(projectId, (p = new Map<string, PresenceEntry>()));
     const k = agentId + SEP + replicaId;
     p.set(k, { agentId, replicaId, connectedAt: p.get(k)?.connectedAt ?? now, lastSeen: now });
   }

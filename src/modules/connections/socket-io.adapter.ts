@@ -28,7 +28,7 @@ export class SocketIoAdapter extends IoAdapter {
       pingInterval: 20_000,
       pingTimeout: 20_000,
       cors: { origin: false },
-    }) as Server;
+    });
     if (this.redis) server.adapter(createShardedAdapter(this.redis.client, this.redis.subscriber, { subscriptionMode: 'static' }));
     return server;
   }

@@ -22,8 +22,12 @@ export function skillMatch(agentSkills: readonly string[], taskLabels: readonly 
   return hits / taskLabels.length;
 }
 
+/** Scores are rounded (here and in SQL) so exact ties stay ties despite floating-point noise: 0.6·1 + 0.4·0.2 ≠ 0.6·0.6 + 0.4·0.8 in doubles. */
+const SCORE_DECIMALS = 9;
+
 export function scoreTask(agentSkills: readonly string[], task: { labels: readonly string[]; priority: Priority }): number {
-  return SKILL_WEIGHT * skillMatch(agentSkills, task.labels) + PRIORITY_SHARE * PRIORITY_WEIGHT[task.priority];
+  const raw = SKILL_WEIGHT * skillMatch(agentSkills, task.labels) + PRIORITY_SHARE * PRIORITY_WEIGHT[task.priority];
+  return Math.round(raw * 10 ** SCORE_DECIMALS) / 10 ** SCORE_DECIMALS;
 }
 
 export interface RankableTask {
@@ -49,8 +53,8 @@ export function rankTasks<T extends RankableTask>(agentSkills: readonly string[]
 export function claimSqlScore(skillsParam: number): string {
   const prio = PRIORITIES.map((p) => `WHEN '${p}' THEN ${PRIORITY_WEIGHT[p]}`).join(' ');
   return (
-    `(${SKILL_WEIGHT} * CASE WHEN cardinality(t.labels) = 0 THEN 0 ELSE ` +
+    `round((${SKILL_WEIGHT} * CASE WHEN cardinality(t.labels) = 0 THEN 0 ELSE ` +
     `(SELECT count(*) FROM unnest(t.labels) AS l(v) WHERE lower(l.v) = ANY($${skillsParam}::text[]))::float8 / cardinality(t.labels) END ` +
-    `+ ${PRIORITY_SHARE} * CASE t.priority ${prio} ELSE 0 END)`
+    `+ ${PRIORITY_SHARE} * CASE t.priority ${prio} ELSE 0 END)::numeric, ${SCORE_DECIMALS})`
   );
 }

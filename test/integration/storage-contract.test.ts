@@ -3,7 +3,7 @@ import { Pool, type PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedPostgres } from '../../src/infra/database/embedded-postgres';
 import { MIGRATIONS, runMigrations } from '../../src/infra/database/migrate';
-import { claimSqlEligible, isEligible, type EligibilityView, type TaskStatus } from '../../src/modules/tasks/eligibility';
+import { claimSqlEligible, ineligibility, type EligibilityView, type TaskStatus } from '../../src/modules/tasks/eligibility';
 import { rankTasks, type Priority } from '../../src/modules/tasks/scoring';
 import { claimNextTask } from '../../src/modules/tasks/task.queries';
 import { createTestDatabase } from '../support/pg';
@@ -202,6 +202,7 @@ describe.each(BACKENDS)('storage contract ($name)', (backend) => {
     const someOf = <T>(xs: readonly T[], max: number): T[] => [...xs].sort(() => rnd() - 0.5).slice(0, Math.floor(rnd() * (max + 1)));
     const randomCase = (s: string) => (rnd() < 0.3 ? s.toUpperCase() : s);
     const base = Date.parse('2025-01-01T00:00:00Z');
+    const seen = new Map<string, number>(); // how often each (in)eligibility reason came up
 
     for (let board = 0; board < 30; board++) {
       const projectId = await addProject(pool);
@@ -239,7 +240,9 @@ describe.each(BACKENDS)('storage contract ($name)', (backend) => {
         dependencyStatuses: t.deps.map((d) => statusOf.get(d)!),
         subtaskStatuses: tasks.filter((c) => c.parent === t.id).map((c) => c.status!),
       });
-      const eligible = tasks.filter((t) => isEligible(view(t), projectId));
+      const reasons = tasks.map((t) => ineligibility(view(t), projectId) ?? 'eligible');
+      for (const r of reasons) seen.set(r, (seen.get(r) ?? 0) + 1);
+      const eligible = tasks.filter((_, i) => reasons[i] === 'eligible');
       const sql = await pool.query<{ id: string }>(`SELECT t.id FROM tasks t WHERE ${claimSqlEligible(1)}`, [projectId]);
       expect(sql.rows.map((r) => r.id).sort(), `board ${board}: eligible set`).toEqual(eligible.map((t) => t.id).sort());
 
@@ -266,6 +269,8 @@ describe.each(BACKENDS)('storage contract ($name)', (backend) => {
       }
       expect(order, `board ${board}: claim order for ${skills.join(',')}`).toEqual(rankTasks(skills, rankable).map((t) => t.id));
     }
+    // The boards exercised every rule (other_project is covered by every board sharing the database).
+    for (const r of ['eligible', 'not_todo', 'held', 'dependencies_open', 'subtasks_open']) expect(seen.get(r) ?? 0, r).toBeGreaterThan(20);
   });
 
   it('50 concurrent claims over 20 eligible tasks: 20 distinct winners, 30 find nothing', async () => {

@@ -3,6 +3,7 @@ import { AppConfig } from './config/app-config';
 import { CoreModule } from './infra/core.module';
 import { AgentsModule } from './modules/agents/agents.module';
 import { ConnectionsModule } from './modules/connections/connections.module';
+import { EventsModule } from './modules/events/events.module';
 import { HealthModule } from './modules/health/health.module';
 import { ProjectsModule } from './modules/projects/projects.module';
 import { TasksModule } from './modules/tasks/tasks.module';
@@ -12,7 +13,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config), AgentsModule, TasksModule, ProjectsModule, ConnectionsModule, HealthModule],
+      imports: [CoreModule.forRoot(config), AgentsModule, TasksModule, ProjectsModule, ConnectionsModule, EventsModule, HealthModule],
     };
   }
 }

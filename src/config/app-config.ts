@@ -39,6 +39,14 @@ export class AppConfig {
   readonly seedFile?: string;
   readonly redis: { readonly clusterNodes?: { host: string; port: number }[]; readonly url?: string; readonly keyPrefix: string };
   readonly replicaId: string;
+  readonly ai: { readonly apiKey?: string; readonly model: string; readonly baseUrl?: string; readonly timeoutMs: number; readonly maxRetries: number };
+  readonly rabbitmq: {
+    readonly url?: string;
+    readonly queueType: 'classic' | 'quorum';
+    readonly prefetch: number;
+  };
+  readonly consumers: { readonly maxAttempts: number; readonly retryBaseMs: number };
+  readonly outbox: { readonly relayIntervalMs: number; readonly batchSize: number; readonly retentionHours: number };
   readonly rateLimits: { readonly agentPerMinute: number; readonly handshakePerMinute: number };
   readonly presence: { readonly ttlSeconds: number; readonly heartbeatMs: number };
   readonly shutdown: { readonly graceMs: number; readonly drainNoticeMs: number };
@@ -77,6 +85,16 @@ export class AppConfig {
       }),
       url: raw.REDIS_URL,
       keyPrefix: raw.REDIS_KEY_PREFIX,
+    };
+    this.rabbitmq = { url: raw.RABBITMQ_URL, queueType: raw.RABBITMQ_QUEUE_TYPE, prefetch: raw.RABBITMQ_PREFETCH };
+    this.consumers = { maxAttempts: raw.CONSUMER_MAX_ATTEMPTS, retryBaseMs: raw.CONSUMER_RETRY_BASE_MS };
+    this.outbox = { relayIntervalMs: raw.OUTBOX_RELAY_INTERVAL_MS, batchSize: raw.OUTBOX_BATCH_SIZE, retentionHours: raw.OUTBOX_RETENTION_HOURS };
+    this.ai = {
+      apiKey: raw.ANTHROPIC_API_KEY,
+      model: raw.ANTHROPIC_MODEL,
+      baseUrl: raw.ANTHROPIC_BASE_URL,
+      timeoutMs: raw.AI_TIMEOUT_MS,
+      maxRetries: raw.AI_MAX_RETRIES,
     };
     this.replicaId = raw.REPLICA_ID ?? `${hostname()}-${process.pid}`;
     this.rateLimits = { agentPerMinute: raw.RATE_LIMIT_AGENT_PER_MINUTE, handshakePerMinute: raw.RATE_LIMIT_HANDSHAKE_PER_MINUTE };

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../support/client';
 import { STORAGE_MODES, startTestApp, type TestApp } from '../support/app';
+import { eventually } from '../support/eventually';
 
 describe.each(STORAGE_MODES)('agent loop (%s storage)', (mode) => {
   let t: TestApp;
@@ -59,7 +60,12 @@ describe.each(STORAGE_MODES)('agent loop (%s storage)', (mode) => {
     expect(after).toMatchObject({ id: task.id, status: 'done', assigned_to: 'agent-1' });
     expect(after.checklist.every((i: { done: boolean }) => i.done)).toBe(true);
 
-    const comments = await t.db.query<{ body: string }>('SELECT body FROM board_comments WHERE task_id = $1 ORDER BY id', [task.id]);
+    // Board comments are written by the kanban consumer, off the agent's path: wait for them.
+    const comments = await eventually(async () => {
+      const r = await t.db.query<{ body: string }>('SELECT body FROM board_comments WHERE task_id = $1 ORDER BY id', [task.id]);
+      if (r.rows.length < 3) throw new Error(`${r.rows.length} comments so far`);
+      return r;
+    });
     expect(comments.rows.map((c) => c.body)).toEqual([
       expect.stringMatching(/^📋 Task assigned to Alice at \d{4}-\d\d-\d\dT/),
       '📊 Progress Update: 50% | Status: in_progress | half way',

@@ -17,6 +17,7 @@ const RETRYABLE = new Set([
 /** The pooled connection to Postgres (external, or embedded PGlite), migrated on start. */
 export class Db implements Queryable {
   private readonly logger = new Logger('Database');
+  private readonly commitListeners: (() => void)[] = [];
 
   private constructor(
     readonly pool: Pool,
@@ -50,8 +51,27 @@ export class Db implements Queryable {
   }
 
   async query<R extends QueryResultRow = QueryResultRow>(text: string, params: unknown[] = []) {
-    const r = await this.pool.query<R>(text, params);
+    // PGlite has one session for all connections: the socket server keeps a transaction's
+    // messages together, but a bare query's Parse/Bind/Execute can interleave with another
+    // connection's transaction and run against its unnamed statement (wrong rows, or
+    // 'portal "" does not exist'). Embedded, every query therefore runs in a transaction.
+    const r = this.embedded ? await this.inOwnTransaction<R>(text, params) : await this.pool.query<R>(text, params);
     return { rows: r.rows, rowCount: r.rowCount };
+  }
+
+  private async inOwnTransaction<R extends QueryResultRow>(text: string, params: unknown[]) {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const r = await client.query<R>(text, params);
+      await client.query('COMMIT');
+      return r;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   /** Runs fn in one transaction; retried (whole) when Postgres reports a lost race. */
@@ -62,6 +82,7 @@ export class Db implements Queryable {
         await client.query('BEGIN');
         const result = await fn(client);
         await client.query('COMMIT');
+        for (const l of this.commitListeners) l();
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -74,8 +95,13 @@ export class Db implements Queryable {
     }
   }
 
+  /** Called after every committed transaction (the outbox relay uses it to publish promptly). */
+  onCommit(listener: () => void): void {
+    this.commitListeners.push(listener);
+  }
+
   async ping(): Promise<void> {
-    await this.pool.query('SELECT 1');
+    await this.query('SELECT 1');
   }
 
   async close(): Promise<void> {

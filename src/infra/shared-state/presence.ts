@@ -127,7 +127,8 @@ export class RedisPresence extends Presence {
 
   async online(projectId: string, now = Date.now()): Promise<PresenceEntry[]> {
     const k = this.keys(projectId);
-    const res = await this.soft(() => this.redis.multi().zrangebyscore(k.seen, now - this.ttlMs, '+inf', 'WITHSCORES').hgetall(k.since).exec());
+    // Live means last seen after now - TTL (exclusive), as refresh prunes and as InMemoryPresence.
+    const res = await this.soft(() => this.redis.multi().zrangebyscore(k.seen, `(${now - this.ttlMs}`, '+inf', 'WITHSCORES').hgetall(k.since).exec());
     if (!res) return [];
     const flat = (res[0]?.[1] as string[] | undefined) ?? [];
     const since = (res[1]?.[1] as Record<string, string> | undefined) ?? {};

@@ -51,6 +51,10 @@ export class ToolsService {
   }
 
   private async run<N extends ToolName>(name: N, who: AgentIdentity, payload: unknown): Promise<object> {
+    // zod's object schemas take any non-array object, a binary attachment (Buffer) included.
+    if (payload != null && !isPlainObject(payload)) {
+      throw new AppError(CommonErrorCode.VALIDATION_FAILED, 'Invalid payload: expected an object with the named fields');
+    }
     const input = parseOrThrow(toolSchemas[name], payload ?? {}) as ToolInput<N>;
     const claimed = (input as { agent_id?: string }).agent_id;
     if (claimed !== undefined && claimed !== who.agentId) {
@@ -58,4 +62,10 @@ export class ToolsService {
     }
     return this.handlers[name](who, input);
   }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
 }

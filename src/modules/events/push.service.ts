@@ -6,6 +6,7 @@ export interface PushEvents {
   tasks_available: { project_id: string; eligible_tasks: number; at: string };
   task_revoked: { task_id: string; reason: string; at: string };
   server_draining: { reconnect_after_ms: number };
+  blocker_analysis: { task_id: string; blocker_id: string; analysis: unknown; source: 'llm' | 'fallback'; at: string };
 }
 
 export const agentRoom = (projectId: string, agentId: string) => `agent:${projectId}:${agentId}`;

@@ -7,9 +7,8 @@ import { requireAgent, type AgentRow } from '../agents/agent.queries';
 import { fallbackInstructions } from '../ai/fallback-instructions';
 import type { AgentIdentity } from '../auth/token.service';
 import { recordEvent } from '../events/outbox';
-import { assignmentComment } from '../kanban/comments';
 import { leaseTerms } from './lease';
-import { activeAssignmentsOf, addBoardComment, claimNextTask, countEligible, dependencySummaries, findTask } from './task.queries';
+import { activeAssignmentsOf, claimNextTask, countEligible, dependencySummaries, findTask } from './task.queries';
 import type { AssignmentRow, TaskRow } from './task.types';
 
 type NextTaskAnswer =
@@ -74,12 +73,10 @@ export class AssignmentService {
     while (usedSlots.has(slot)) slot++;
     const lease = leaseTerms(this.config.lease, now, 0, 0);
     const deps = await dependencySummaries(c, task.id);
-    const instructions = fallbackInstructions({
-      agentName: agent.name,
-      task,
-      dependencies: deps,
-      recovery: task.recovery_info,
-    });
+    // Instructions prepared by the LLM while the task waited, else the deterministic brief.
+    const instructions = task.prepared_instructions
+      ? `# Task Assignment for ${agent.name}\n\n${task.prepared_instructions}`
+      : fallbackInstructions({ agentName: agent.name, task, dependencies: deps, recovery: task.recovery_info });
     const inserted = await c.query<AssignmentRow>(
       `INSERT INTO assignments (project_id, task_id, agent_id, slot, fencing_token, instructions, assigned_at, lease_expires_at, lease_grace_ms)
        VALUES ($1, $2, $3, $4, nextval('fencing_token_seq'), $5, $6, $7, $8) RETURNING *`,
@@ -90,12 +87,11 @@ export class AssignmentService {
       `UPDATE tasks SET status = 'in_progress', assigned_to = $2, updated_at = $3 WHERE id = $1 RETURNING *`,
       [task.id, agent.id, now],
     );
-    await addBoardComment(c, task.project_id, task.id, assignmentComment(agent.name, now));
     await recordEvent(c, {
       type: 'task.assigned',
       projectId: task.project_id,
       aggregateId: task.id,
-      payload: { task_id: task.id, agent_id: agent.id, fencing_token: assignment.fencing_token, lease_expires_at: lease.expiresAt.toISOString() },
+      payload: { task_id: task.id, agent_id: agent.id, agent_name: agent.name, assigned_at: now.toISOString(), fencing_token: assignment.fencing_token, lease_expires_at: lease.expiresAt.toISOString() },
     });
     return this.taskAnswer(c, updated.rows[0], assignment);
   }

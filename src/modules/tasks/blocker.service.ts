@@ -6,10 +6,8 @@ import { requireAgent } from '../agents/agent.queries';
 import { fallbackBlockerAnalysis, type BlockerAnalysis, type Severity } from '../ai/fallback-blocker';
 import type { AgentIdentity } from '../auth/token.service';
 import { recordEvent } from '../events/outbox';
-import { blockerComment } from '../kanban/comments';
 import { lockHeldTask } from './holder';
 import { ProgressService } from './progress.service';
-import { addBoardComment } from './task.queries';
 
 export interface BlockerInput {
   task_id: string;
@@ -45,17 +43,19 @@ export class BlockerService {
       await c.query(`UPDATE tasks SET status = 'blocked', updated_at = now() WHERE id = $1`, [task.id]);
       // Reporting a blocker is a sign of life: the lease moves forward as with progress.
       await this.progress.renew(c, assignment, assignment.progress, `BLOCKED: ${input.blocker_description}`);
-      await addBoardComment(
-        c,
-        who.projectId,
-        task.id,
-        blockerComment({ severity: input.severity, agentName: agent.name, description: input.blocker_description, suggestions }),
-      );
       await recordEvent(c, {
         type: 'task.blocked',
         projectId: who.projectId,
         aggregateId: task.id,
-        payload: { task_id: task.id, blocker_id: id, agent_id: who.agentId, severity: input.severity, description: input.blocker_description },
+        payload: {
+          task_id: task.id,
+          blocker_id: id,
+          agent_id: who.agentId,
+          agent_name: agent.name,
+          severity: input.severity,
+          description: input.blocker_description,
+          suggestions,
+        },
       });
       const answer: BlockerAnswer = { success: true, blocker_id: id, suggestions, analysis, message: 'Blocker reported and suggestions provided' };
       await idem.finish(answer);

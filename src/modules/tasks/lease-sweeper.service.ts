@@ -2,10 +2,6 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { AppConfig } from '../../config/app-config';
 import { Db } from '../../infra/database/db';
 import { recordEvent } from '../events/outbox';
-import { PushService } from '../events/push.service';
-import { leaseRecoveredComment } from '../kanban/comments';
-import { TaskAvailability } from './availability.service';
-import { addBoardComment } from './task.queries';
 import type { AssignmentRow, RecoveryInfo } from './task.types';
 
 const BATCH = 100;
@@ -30,8 +26,6 @@ export class LeaseSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly db: Db,
     private readonly config: AppConfig,
-    private readonly push: PushService,
-    private readonly availability: TaskAvailability,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -60,10 +54,6 @@ export class LeaseSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     for (;;) {
       const batch = await this.sweepOnce();
       total += batch.length;
-      for (const r of batch) {
-        this.push.toAgents(r.projectId, [r.agentId], 'task_revoked', { task_id: r.taskId, reason: 'lease_expired', at: new Date().toISOString() });
-      }
-      for (const projectId of new Set(batch.map((r) => r.projectId))) await this.availability.wakeWaiting(projectId);
       if (batch.length < BATCH || this.stopped) return total;
     }
   }
@@ -92,7 +82,6 @@ export class LeaseSweeper implements OnApplicationBootstrap, OnModuleDestroy {
            WHERE id = $1 AND status IN ('in_progress', 'blocked')`,
           [a.task_id, JSON.stringify(recovery)],
         );
-        await addBoardComment(c, a.project_id, a.task_id, leaseRecoveredComment(a.agent_id, a.progress, now));
         await recordEvent(c, {
           type: 'lease.recovered',
           projectId: a.project_id,

@@ -6,11 +6,9 @@ import { Db } from '../../infra/database/db';
 import { requireAgent } from '../agents/agent.queries';
 import type { AgentIdentity } from '../auth/token.service';
 import { recordEvent } from '../events/outbox';
-import { progressComment, tickChecklist } from '../kanban/comments';
+import { tickChecklist } from '../kanban/comments';
 import { lockHeldTask } from './holder';
 import { clampProgress, leaseTerms } from './lease';
-import { TaskAvailability } from './availability.service';
-import { addBoardComment } from './task.queries';
 import type { AssignmentRow, TaskRow } from './task.types';
 
 export interface ProgressInput {
@@ -29,12 +27,10 @@ export class ProgressService {
   constructor(
     private readonly db: Db,
     private readonly config: AppConfig,
-    private readonly availability: TaskAvailability,
   ) {}
 
   async report(who: AgentIdentity, input: ProgressInput): Promise<ProgressAnswer> {
-    let completed = false;
-    const answer = await this.db.tx(async (c) => {
+    return this.db.tx(async (c) => {
       const idem = await beginIdempotent<ProgressAnswer>(c, { ...who, requestId: input.request_id, tool: 'report_task_progress' });
       if (idem.replay) return idem.response;
       const agent = await requireAgent(c, who.projectId, who.agentId);
@@ -44,12 +40,10 @@ export class ProgressService {
         `INSERT INTO progress_reports (assignment_id, project_id, task_id, agent_id, status, progress, message) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
         [assignment.id, who.projectId, task.id, who.agentId, input.status, progress, input.message],
       );
-      await addBoardComment(c, who.projectId, task.id, progressComment(progress, input.status, input.message));
       const checklist = tickChecklist(task.checklist, progress);
       let result: ProgressAnswer;
       if (input.status === 'completed' || progress >= 100) {
-        completed = true;
-        await this.complete(c, task, assignment, checklist, agent.name);
+        await this.complete(c, task, assignment, checklist, agent.name, input.status, input.message);
         result = { success: true, message: 'Progress updated successfully', task_status: 'done' };
       } else {
         const status = input.status === 'blocked' ? 'blocked' : 'in_progress';
@@ -66,8 +60,6 @@ export class ProgressService {
       await idem.finish(result);
       return result;
     });
-    if (completed) await this.availability.wakeWaiting(who.projectId);
-    return answer;
   }
 
   /** Each report moves the lease forward, longer as the work nears its end. */
@@ -82,7 +74,7 @@ export class ProgressService {
     return { expires_at: lease.expiresAt.toISOString(), token: assignment.fencing_token };
   }
 
-  private async complete(c: PoolClient, task: TaskRow, assignment: AssignmentRow, checklist: unknown, agentName: string) {
+  private async complete(c: PoolClient, task: TaskRow, assignment: AssignmentRow, checklist: unknown, agentName: string, status: string, message: string) {
     const hours = (Date.now() - assignment.assigned_at.getTime()) / 3_600_000;
     await c.query(
       `UPDATE assignments SET state = 'completed', progress = 100, report_count = report_count + 1, last_report_at = now(),
@@ -102,7 +94,15 @@ export class ProgressService {
       type: 'task.completed',
       projectId: task.project_id,
       aggregateId: task.id,
-      payload: { task_id: task.id, agent_id: assignment.agent_id, agent_name: agentName, fencing_token: assignment.fencing_token },
+      payload: {
+        task_id: task.id,
+        agent_id: assignment.agent_id,
+        agent_name: agentName,
+        status,
+        progress: 100,
+        message,
+        fencing_token: assignment.fencing_token,
+      },
     });
   }
 }

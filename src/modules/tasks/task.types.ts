@@ -28,6 +28,7 @@ export interface TaskRow {
   acceptance_criteria: string[];
   checklist: ChecklistItem[];
   recovery_info: RecoveryInfo | null;
+  prepared_instructions: string | null;
   created_at: Date;
   updated_at: Date;
   completed_at: Date | null;

@@ -5,7 +5,6 @@ import { AppError, TaskErrorCode } from '../../common/errors';
 import { labelListSchema } from '../../common/schemas';
 import { Db } from '../../infra/database/db';
 import { recordEvent } from '../events/outbox';
-import { TaskAvailability } from './availability.service';
 import { PRIORITIES } from './scoring';
 import { dependenciesOf } from './task.queries';
 import { toTaskView, type TaskRow, type TaskView } from './task.types';
@@ -28,12 +27,11 @@ export type CreateTaskInput = z.infer<typeof createTaskSchema>;
 export class TasksService {
   constructor(
     private readonly db: Db,
-    private readonly availability: TaskAvailability,
   ) {}
 
   async create(projectId: string, input: CreateTaskInput): Promise<TaskView> {
     const deps = [...new Set(input.dependencies)];
-    const view = await this.db.tx(async (c) => {
+    return this.db.tx(async (c) => {
       const refs = [...deps, ...(input.parent_task_id ? [input.parent_task_id] : [])];
       if (refs.length > 0) {
         const found = await c.query<{ id: string }>('SELECT id FROM tasks WHERE project_id = $1 AND id = ANY($2::uuid[])', [projectId, refs]);
@@ -68,8 +66,6 @@ export class TasksService {
       await recordEvent(c, { type: 'task.created', projectId, aggregateId: id, payload: { task_id: id, name: task.name, priority: task.priority } });
       return task;
     });
-    await this.availability.wakeWaiting(projectId);
-    return view;
   }
 
   async list(projectId: string): Promise<TaskView[]> {

@@ -1,0 +1,157 @@
+import { Logger } from '@nestjs/common';
+import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
+import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import { EventBus, type EventHandler, type PublishedEvent } from '../../modules/events/event-bus';
+import { DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, QUEUE_NAMES, QUEUES, retryDelayMs, type QueueName } from '../../modules/events/topology';
+
+export interface RabbitOptions {
+  url: string;
+  queueType: 'classic' | 'quorum';
+  prefetch: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  publishTimeoutMs: number;
+}
+
+const ATTEMPT_HEADER = 'x-pm-attempt';
+
+/**
+ * RabbitMQ through amqp-connection-manager (reconnects with backoff and re-runs the setup of
+ * every channel). Publishing uses a confirm channel; consumers ack by hand with bounded prefetch.
+ * A failed message goes to `<queue>.retry` with a growing TTL and comes back; after maxAttempts it
+ * is rejected into `<queue>.dlq` through the dead-letter exchange.
+ */
+export class RabbitEventBus extends EventBus {
+  private readonly logger = new Logger('RabbitMQ');
+  private readonly conn: AmqpConnectionManager;
+  private readonly publisher: ChannelWrapper;
+  private readonly consumers: ChannelWrapper[] = [];
+
+  constructor(private readonly opts: RabbitOptions) {
+    super();
+    this.conn = amqp.connect([opts.url], { heartbeatIntervalInSeconds: 5, reconnectTimeInSeconds: 1 });
+    this.conn.on('connect', () => this.logger.log('connected'));
+    this.conn.on('disconnect', ({ err }) => this.logger.warn(`disconnected: ${err?.message ?? 'closed'}`));
+    this.publisher = this.conn.createChannel({
+      name: 'publisher',
+      confirm: true,
+      publishTimeout: opts.publishTimeoutMs,
+      setup: (ch: ConfirmChannel) => this.declareTopology(ch),
+    });
+  }
+
+  /** Declares exchanges and queues; idempotent, re-run on every reconnect. */
+  async declareTopology(ch: ConfirmChannel): Promise<void> {
+    await ch.assertExchange(EVENTS_EXCHANGE, 'topic', { durable: true });
+    await ch.assertExchange(DEAD_LETTER_EXCHANGE, 'direct', { durable: true });
+    for (const q of QUEUE_NAMES) {
+      const spec = QUEUES[q];
+      const typeArgs = this.opts.queueType === 'quorum' ? { 'x-queue-type': 'quorum', 'x-delivery-limit': this.opts.maxAttempts * 2 } : {};
+      await ch.assertQueue(spec.name, {
+        durable: true,
+        arguments: {
+          ...typeArgs,
+          'x-dead-letter-exchange': DEAD_LETTER_EXCHANGE,
+          'x-dead-letter-routing-key': spec.name,
+          ...(spec.singleActiveConsumer ? { 'x-single-active-consumer': true } : {}),
+        },
+      });
+      for (const b of spec.bindings) await ch.bindQueue(spec.name, EVENTS_EXCHANGE, b);
+      // Expired retries go back to the work queue through the default exchange.
+      await ch.assertQueue(spec.retry, {
+        durable: true,
+        arguments: { ...(this.opts.queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {}), 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': spec.name },
+      });
+      await ch.assertQueue(spec.deadLetter, { durable: true, arguments: this.opts.queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {} });
+      await ch.bindQueue(spec.deadLetter, DEAD_LETTER_EXCHANGE, spec.name);
+    }
+  }
+
+  async publish(events: readonly PublishedEvent[]): Promise<void> {
+    // Publishes are confirmed in order on one channel; awaiting all keeps the batch atomic for the relay.
+    await Promise.all(
+      events.map((e) =>
+        this.publisher.publish(EVENTS_EXCHANGE, e.type, Buffer.from(JSON.stringify(e)), {
+          persistent: true,
+          messageId: e.id,
+          type: e.type,
+          contentType: 'application/json',
+          timestamp: Math.floor(Date.parse(e.occurred_at) / 1000),
+          headers: { 'x-aggregate-id': e.aggregate_id },
+        }),
+      ),
+    );
+    this.stats.published += events.length;
+  }
+
+  async consume(queue: QueueName, handler: EventHandler): Promise<void> {
+    const spec = QUEUES[queue];
+    const wrapper = this.conn.createChannel({
+      name: `consumer:${queue}`,
+      confirm: true,
+      setup: async (ch: ConfirmChannel) => {
+        await this.declareTopology(ch);
+        await ch.prefetch(this.opts.prefetch);
+        await ch.consume(spec.name, (msg) => void this.onMessage(ch, queue, msg, handler), { noAck: false });
+      },
+    });
+    this.consumers.push(wrapper);
+    await wrapper.waitForConnect();
+  }
+
+  private async onMessage(ch: ConfirmChannel, queue: QueueName, msg: ConsumeMessage | null, handler: EventHandler): Promise<void> {
+    if (!msg) return; // consumer cancelled by the broker; the wrapper re-subscribes on reconnect
+    const attempt = Number((msg.properties.headers ?? {})[ATTEMPT_HEADER] ?? 1);
+    let event: PublishedEvent;
+    try {
+      event = JSON.parse(msg.content.toString('utf8')) as PublishedEvent;
+    } catch {
+      this.stats.deadLettered++;
+      this.logger.warn(`${queue}: unparsable message ${msg.properties.messageId ?? '?'} dead-lettered`);
+      return safe(() => ch.nack(msg, false, false));
+    }
+    try {
+      await handler(event);
+      this.stats.delivered++;
+      safe(() => ch.ack(msg));
+    } catch (err) {
+      this.stats.failed++;
+      if (attempt >= this.opts.maxAttempts) {
+        this.stats.deadLettered++;
+        this.logger.warn(`${queue}: event ${event.id} (${event.type}) dead-lettered after ${attempt} attempts: ${(err as Error).message}`);
+        return safe(() => ch.nack(msg, false, false));
+      }
+      this.stats.retried++;
+      const props: Options.Publish = {
+        ...msg.properties,
+        headers: { ...(msg.properties.headers ?? {}), [ATTEMPT_HEADER]: attempt + 1 },
+        expiration: String(retryDelayMs(attempt, this.opts.retryBaseMs)),
+        persistent: true,
+      };
+      // Publish the retry (confirmed) before acking: a crash in between repeats, never loses.
+      ch.sendToQueue(QUEUES[queue].retry, msg.content, props, (confirmErr) => {
+        if (confirmErr) safe(() => ch.nack(msg, false, true));
+        else safe(() => ch.ack(msg));
+      });
+    }
+  }
+
+  ready(): boolean {
+    return this.conn.isConnected();
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.consumers.map((c) => c.close()));
+    await this.publisher.close().catch(() => undefined);
+    await this.conn.close();
+  }
+}
+
+/** A channel that closed under us throws on ack; the broker redelivers, which is what we want. */
+function safe(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // channel gone: the message will be redelivered
+  }
+}

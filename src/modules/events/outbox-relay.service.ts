@@ -1,0 +1,143 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config';
+import { Db } from '../../infra/database/db';
+import { EventBus, type PublishedEvent } from './event-bus';
+import type { EventType } from './event-types';
+
+// Namespace of the relay's advisory locks (the second key is the partition).
+const RELAY_LOCK = 0x0e7b0;
+
+interface OutboxRow {
+  id: string;
+  project_id: string;
+  aggregate_id: string;
+  event_type: EventType;
+  payload: Record<string, unknown>;
+  created_at: Date;
+}
+
+/**
+ * Publishes committed outbox rows. Every replica relays; rows are split into 16 partitions by
+ * aggregate, and a transaction-scoped advisory lock gives each partition to one relay at a time,
+ * so events of one task leave in order while partitions go out in parallel. Rows are marked sent
+ * only after the broker confirmed them: a crash in between republishes (consumers dedupe).
+ */
+@Injectable()
+export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('OutboxRelay');
+  private timer?: NodeJS.Timeout;
+  private running: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private nudged = false;
+  private lastCleanup = 0;
+  published = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly bus: EventBus,
+    private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.db.onCommit(() => this.nudge());
+    this.schedule(0);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Asks for a relay pass soon (after a local commit), instead of waiting for the next tick. */
+  nudge(): void {
+    if (this.nudged || this.stopped) return;
+    this.nudged = true;
+    // Coalesce bursts of commits into one pass.
+    this.schedule(5);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.nudged = false;
+      this.running = this.running
+        .then(() => this.relayAll())
+        .then(
+          (n) => this.schedule(n > 0 ? 0 : this.config.outbox.relayIntervalMs),
+          (err: Error) => {
+            this.logger.warn(`relay pass failed: ${err.message}`);
+            this.schedule(this.config.outbox.relayIntervalMs * 4);
+          },
+        );
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** One pass over the partitions that have unsent rows. Returns how many rows went out. */
+  async relayAll(): Promise<number> {
+    const parts = await this.db.query<{ partition: number }>('SELECT DISTINCT partition FROM outbox WHERE published_at IS NULL');
+    let total = 0;
+    for (const { partition } of shuffle(parts.rows)) {
+      if (this.stopped) break;
+      total += await this.relayPartition(partition);
+    }
+    await this.cleanup();
+    return total;
+  }
+
+  private async relayPartition(partition: number): Promise<number> {
+    return this.db.tx(async (c) => {
+      const lock = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, $2) AS ok', [RELAY_LOCK, partition]);
+      if (!lock.rows[0]?.ok) return 0; // another replica has this partition right now
+      const rows = await c.query<OutboxRow>(
+        `SELECT id, project_id, aggregate_id, event_type, payload, created_at FROM outbox
+         WHERE published_at IS NULL AND partition = $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [partition, this.config.outbox.batchSize],
+      );
+      if (rows.rows.length === 0) return 0;
+      await this.bus.publish(rows.rows.map(toEvent));
+      await c.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.rows.map((r) => r.id)]);
+      this.published += rows.rows.length;
+      return rows.rows.length;
+    }, 1);
+  }
+
+  private async cleanup(): Promise<void> {
+    const hours = this.config.outbox.retentionHours;
+    if (Date.now() - this.lastCleanup < 60_000) return;
+    this.lastCleanup = Date.now();
+    await this.db.query(`DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)`, [hours * 3600]);
+    await this.db.query(`DELETE FROM processed_events WHERE processed_at < now() - make_interval(secs => $1)`, [Math.max(hours, 24) * 3600]);
+  }
+
+  /** Unsent rows and the age of the oldest (outbox lag). */
+  async lag(): Promise<{ pending: number; oldestMs: number }> {
+    const r = await this.db.query<{ n: number; oldest: Date | null }>(
+      'SELECT count(*)::int AS n, min(created_at) AS oldest FROM outbox WHERE published_at IS NULL',
+    );
+    const row = r.rows[0];
+    return { pending: row.n, oldestMs: row.oldest ? Date.now() - row.oldest.getTime() : 0 };
+  }
+}
+
+function toEvent(r: OutboxRow): PublishedEvent {
+  return {
+    id: String(r.id),
+    type: r.event_type,
+    project_id: r.project_id,
+    aggregate_id: r.aggregate_id,
+    payload: r.payload,
+    occurred_at: r.created_at.toISOString(),
+  };
+}
+
+function shuffle<T>(xs: T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}

@@ -54,7 +54,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   let output = '';
   const out = opts.logFile ? openSync(opts.logFile, 'a') : 'pipe';
   const proc = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
-    env: { ...process.env, PORT: String(opts.port), HOST: '127.0.0.1', REPLICA_ID: id, ...opts.env },
+    env: { ...process.env, PORT: String(opts.port), MANAGEMENT_PORT: String(opts.port + 1000), HOST: '127.0.0.1', REPLICA_ID: id, ...opts.env },
     stdio: ['ignore', out, out],
   });
   const keep = (b: Buffer) => {

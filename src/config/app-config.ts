@@ -39,14 +39,28 @@ export class AppConfig {
   readonly seedFile?: string;
   readonly redis: { readonly clusterNodes?: { host: string; port: number }[]; readonly url?: string; readonly keyPrefix: string };
   readonly replicaId: string;
+  /** Internal port for health and metrics (0 = any free port); null when disabled. */
+  readonly managementPort: number | null;
+  readonly consul?: {
+    readonly addr: string;
+    readonly token?: string;
+    readonly serviceName: string;
+    readonly address?: string;
+    readonly tags: string[];
+    readonly meta: Record<string, string>;
+    readonly checkInterval: string;
+    readonly checkTimeout: string;
+    readonly deregisterAfter: string;
+  };
   readonly ai: { readonly apiKey?: string; readonly model: string; readonly baseUrl?: string; readonly timeoutMs: number; readonly maxRetries: number };
   readonly rabbitmq: {
     readonly url?: string;
     readonly queueType: 'classic' | 'quorum';
     readonly prefetch: number;
+    readonly prefix: string;
   };
   readonly consumers: { readonly maxAttempts: number; readonly retryBaseMs: number };
-  readonly outbox: { readonly relayIntervalMs: number; readonly batchSize: number; readonly retentionHours: number };
+  readonly outbox: { readonly relayEnabled: boolean; readonly relayIntervalMs: number; readonly batchSize: number; readonly retentionHours: number };
   readonly rateLimits: { readonly agentPerMinute: number; readonly handshakePerMinute: number };
   readonly presence: { readonly ttlSeconds: number; readonly heartbeatMs: number };
   readonly shutdown: { readonly graceMs: number; readonly drainNoticeMs: number };
@@ -86,9 +100,9 @@ export class AppConfig {
       url: raw.REDIS_URL,
       keyPrefix: raw.REDIS_KEY_PREFIX,
     };
-    this.rabbitmq = { url: raw.RABBITMQ_URL, queueType: raw.RABBITMQ_QUEUE_TYPE, prefetch: raw.RABBITMQ_PREFETCH };
+    this.rabbitmq = { url: raw.RABBITMQ_URL, queueType: raw.RABBITMQ_QUEUE_TYPE, prefetch: raw.RABBITMQ_PREFETCH, prefix: raw.RABBITMQ_PREFIX };
     this.consumers = { maxAttempts: raw.CONSUMER_MAX_ATTEMPTS, retryBaseMs: raw.CONSUMER_RETRY_BASE_MS };
-    this.outbox = { relayIntervalMs: raw.OUTBOX_RELAY_INTERVAL_MS, batchSize: raw.OUTBOX_BATCH_SIZE, retentionHours: raw.OUTBOX_RETENTION_HOURS };
+    this.outbox = { relayEnabled: raw.OUTBOX_RELAY_ENABLED, relayIntervalMs: raw.OUTBOX_RELAY_INTERVAL_MS, batchSize: raw.OUTBOX_BATCH_SIZE, retentionHours: raw.OUTBOX_RETENTION_HOURS };
     this.ai = {
       apiKey: raw.ANTHROPIC_API_KEY,
       model: raw.ANTHROPIC_MODEL,
@@ -96,6 +110,25 @@ export class AppConfig {
       timeoutMs: raw.AI_TIMEOUT_MS,
       maxRetries: raw.AI_MAX_RETRIES,
     };
+    this.managementPort = raw.MANAGEMENT_ENABLED ? raw.MANAGEMENT_PORT : null;
+    this.consul = raw.CONSUL_HTTP_ADDR
+      ? {
+          addr: raw.CONSUL_HTTP_ADDR,
+          token: raw.CONSUL_HTTP_TOKEN,
+          serviceName: raw.CONSUL_SERVICE_NAME,
+          address: raw.CONSUL_SERVICE_ADDRESS,
+          tags: raw.CONSUL_TAGS.split(',').map((t) => t.trim()).filter(Boolean),
+          meta: Object.fromEntries(
+            raw.CONSUL_META.split(',')
+              .map((kv): string[] => kv.split('=').map((x) => x.trim()))
+              .filter((kv) => kv.length === 2 && kv[0] !== '')
+              .map((kv): [string, string] => [kv[0], kv[1]]),
+          ),
+          checkInterval: raw.CONSUL_CHECK_INTERVAL,
+          checkTimeout: raw.CONSUL_CHECK_TIMEOUT,
+          deregisterAfter: raw.CONSUL_DEREGISTER_AFTER,
+        }
+      : undefined;
     this.replicaId = raw.REPLICA_ID ?? `${hostname()}-${process.pid}`;
     this.rateLimits = { agentPerMinute: raw.RATE_LIMIT_AGENT_PER_MINUTE, handshakePerMinute: raw.RATE_LIMIT_HANDSHAKE_PER_MINUTE };
     this.presence = { ttlSeconds: raw.PRESENCE_TTL_SECONDS, heartbeatMs: raw.PRESENCE_HEARTBEAT_MS };

@@ -4,6 +4,7 @@ import { resolveSecrets, Secrets } from '../config/secrets';
 import { PushService } from '../modules/events/push.service';
 import { Lifecycle } from '../modules/health/lifecycle';
 import { Db } from './database/db';
+import { MetricsService } from './metrics/metrics.service';
 import { Presence } from './shared-state/presence';
 import { RateLimiter } from './shared-state/rate-limiter';
 import { SharedState } from './shared-state/shared-state';
@@ -42,8 +43,9 @@ export class CoreModule {
         Closer,
         Lifecycle,
         PushService,
+        MetricsService,
       ],
-      exports: [AppConfig, Secrets, Db, Lifecycle, PushService, SharedState, RateLimiter, Presence],
+      exports: [AppConfig, Secrets, Db, Lifecycle, PushService, SharedState, RateLimiter, Presence, MetricsService],
     };
   }
 }

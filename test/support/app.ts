@@ -25,6 +25,7 @@ export async function startTestApp(mode: StorageMode, env: Record<string, string
   const adminKey = `test-admin-${Math.random().toString(36).slice(2)}-key`;
   const { app, url } = await startApp({
     PORT: '0',
+    MANAGEMENT_PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     PM_AGENT_DATA_DIR: dataDir,

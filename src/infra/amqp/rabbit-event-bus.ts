@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { EventBus, type EventHandler, type PublishedEvent } from '../../modules/events/event-bus';
-import { DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, QUEUE_NAMES, QUEUES, retryDelayMs, type QueueName } from '../../modules/events/topology';
+import { QUEUE_NAMES, retryDelayMs, topology, type QueueName, type Topology } from '../../modules/events/topology';
 
 export interface RabbitOptions {
   url: string;
@@ -11,6 +11,8 @@ export interface RabbitOptions {
   maxAttempts: number;
   retryBaseMs: number;
   publishTimeoutMs: number;
+  /** Prefix of exchange and queue names (default `pm-agent`). */
+  prefix?: string;
 }
 
 const ATTEMPT_HEADER = 'x-pm-attempt';
@@ -26,9 +28,11 @@ export class RabbitEventBus extends EventBus {
   private readonly conn: AmqpConnectionManager;
   private readonly publisher: ChannelWrapper;
   private readonly consumers: ChannelWrapper[] = [];
+  readonly topology: Topology;
 
   constructor(private readonly opts: RabbitOptions) {
     super();
+    this.topology = topology(opts.prefix);
     this.conn = amqp.connect([opts.url], { heartbeatIntervalInSeconds: 5, reconnectTimeInSeconds: 1 });
     this.conn.on('connect', () => this.logger.log('connected'));
     this.conn.on('disconnect', ({ err }) => this.logger.warn(`disconnected: ${err?.message ?? 'closed'}`));
@@ -42,28 +46,29 @@ export class RabbitEventBus extends EventBus {
 
   /** Declares exchanges and queues; idempotent, re-run on every reconnect. */
   async declareTopology(ch: ConfirmChannel): Promise<void> {
-    await ch.assertExchange(EVENTS_EXCHANGE, 'topic', { durable: true });
-    await ch.assertExchange(DEAD_LETTER_EXCHANGE, 'direct', { durable: true });
+    const { eventsExchange, deadLetterExchange, queues } = this.topology;
+    await ch.assertExchange(eventsExchange, 'topic', { durable: true });
+    await ch.assertExchange(deadLetterExchange, 'direct', { durable: true });
     for (const q of QUEUE_NAMES) {
-      const spec = QUEUES[q];
+      const spec = queues[q];
       const typeArgs = this.opts.queueType === 'quorum' ? { 'x-queue-type': 'quorum', 'x-delivery-limit': this.opts.maxAttempts * 2 } : {};
       await ch.assertQueue(spec.name, {
         durable: true,
         arguments: {
           ...typeArgs,
-          'x-dead-letter-exchange': DEAD_LETTER_EXCHANGE,
+          'x-dead-letter-exchange': deadLetterExchange,
           'x-dead-letter-routing-key': spec.name,
           ...(spec.singleActiveConsumer ? { 'x-single-active-consumer': true } : {}),
         },
       });
-      for (const b of spec.bindings) await ch.bindQueue(spec.name, EVENTS_EXCHANGE, b);
+      for (const b of spec.bindings) await ch.bindQueue(spec.name, eventsExchange, b);
       // Expired retries go back to the work queue through the default exchange.
       await ch.assertQueue(spec.retry, {
         durable: true,
         arguments: { ...(this.opts.queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {}), 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': spec.name },
       });
       await ch.assertQueue(spec.deadLetter, { durable: true, arguments: this.opts.queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {} });
-      await ch.bindQueue(spec.deadLetter, DEAD_LETTER_EXCHANGE, spec.name);
+      await ch.bindQueue(spec.deadLetter, deadLetterExchange, spec.name);
     }
   }
 
@@ -71,7 +76,7 @@ export class RabbitEventBus extends EventBus {
     // Publishes are confirmed in order on one channel; awaiting all keeps the batch atomic for the relay.
     await Promise.all(
       events.map((e) =>
-        this.publisher.publish(EVENTS_EXCHANGE, e.type, Buffer.from(JSON.stringify(e)), {
+        this.publisher.publish(this.topology.eventsExchange, e.type, Buffer.from(JSON.stringify(e)), {
           persistent: true,
           messageId: e.id,
           type: e.type,
@@ -85,14 +90,21 @@ export class RabbitEventBus extends EventBus {
   }
 
   async consume(queue: QueueName, handler: EventHandler): Promise<void> {
-    const spec = QUEUES[queue];
+    const spec = this.topology.queues[queue];
+    // A single-active-consumer queue promises order: handle its messages one after the other
+    // (prefetch still keeps the next ones coming), not up to `prefetch` at once.
+    let inOrder: Promise<void> = Promise.resolve();
+    const dispatch = (ch: ConfirmChannel, msg: ConsumeMessage | null) => {
+      if (!spec.singleActiveConsumer) return void this.onMessage(ch, queue, msg, handler);
+      inOrder = inOrder.then(() => this.onMessage(ch, queue, msg, handler)).catch(() => undefined);
+    };
     const wrapper = this.conn.createChannel({
       name: `consumer:${queue}`,
       confirm: true,
       setup: async (ch: ConfirmChannel) => {
         await this.declareTopology(ch);
         await ch.prefetch(this.opts.prefetch);
-        await ch.consume(spec.name, (msg) => void this.onMessage(ch, queue, msg, handler), { noAck: false });
+        await ch.consume(spec.name, (msg) => dispatch(ch, msg), { noAck: false });
       },
     });
     this.consumers.push(wrapper);
@@ -107,6 +119,7 @@ export class RabbitEventBus extends EventBus {
       event = JSON.parse(msg.content.toString('utf8')) as PublishedEvent;
     } catch {
       this.stats.deadLettered++;
+      this.onDeadLetter?.(queue);
       this.logger.warn(`${queue}: unparsable message ${msg.properties.messageId ?? '?'} dead-lettered`);
       return safe(() => ch.nack(msg, false, false));
     }
@@ -118,6 +131,7 @@ export class RabbitEventBus extends EventBus {
       this.stats.failed++;
       if (attempt >= this.opts.maxAttempts) {
         this.stats.deadLettered++;
+      this.onDeadLetter?.(queue);
         this.logger.warn(`${queue}: event ${event.id} (${event.type}) dead-lettered after ${attempt} attempts: ${(err as Error).message}`);
         return safe(() => ch.nack(msg, false, false));
       }
@@ -129,7 +143,7 @@ export class RabbitEventBus extends EventBus {
         persistent: true,
       };
       // Publish the retry (confirmed) before acking: a crash in between repeats, never loses.
-      ch.sendToQueue(QUEUES[queue].retry, msg.content, props, (confirmErr) => {
+      ch.sendToQueue(this.topology.queues[queue].retry, msg.content, props, (confirmErr) => {
         if (confirmErr) safe(() => ch.nack(msg, false, true));
         else safe(() => ch.ack(msg));
       });

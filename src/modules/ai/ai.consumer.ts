@@ -80,13 +80,14 @@ export class AiConsumer {
   }
 
   private async prepareInstructions(event: PublishedEvent): Promise<void> {
-    if (!this.ai.enabled) return;
     const task = await this.task(event.project_id, event.aggregate_id);
-    if (!task || task.status === 'done') return;
-    const deps = await dependencySummaries(this.db, task.id);
-    const text = await this.ai.prepareInstructions({ ...task, dependencies: deps });
+    // Nothing to prepare (no model, task gone or done) is still a handled event: recorded once.
+    const text =
+      this.ai.enabled && task && task.status !== 'done'
+        ? await this.ai.prepareInstructions({ ...task, dependencies: await dependencySummaries(this.db, task.id) })
+        : null;
     await processOnce(this.db, 'ai', event, async (c) => {
-      if (text) await c.query('UPDATE tasks SET prepared_instructions = $2 WHERE id = $1', [task.id, text]);
+      if (text && task) await c.query('UPDATE tasks SET prepared_instructions = $2 WHERE id = $1', [task.id, text]);
     });
   }
 

@@ -3,6 +3,7 @@ import { OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, WebSocketGatew
 import type { Namespace, Socket } from 'socket.io';
 import { AppConfig } from '../../config/app-config';
 import { AppError, CommonErrorCode } from '../../common/errors';
+import { MetricsService } from '../../infra/metrics/metrics.service';
 import { RateLimiter } from '../../infra/shared-state/rate-limiter';
 import { TokenService, type AgentIdentity } from '../auth/token.service';
 import { agentRoom, projectRoom, PushService } from '../events/push.service';
@@ -35,6 +36,7 @@ export class AgentsGateway implements OnGatewayInit<Namespace>, OnGatewayConnect
     private readonly limiter: RateLimiter,
     private readonly presence: PresenceTracker,
     private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   get namespace(): Namespace | undefined {
@@ -66,18 +68,22 @@ export class AgentsGateway implements OnGatewayInit<Namespace>, OnGatewayConnect
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as Ack) : undefined;
       void this.dispatch(who, event, args[0], ack);
     });
+    this.metrics.connections.inc();
     await this.presence.connected(who);
   }
 
   async handleDisconnect(socket: Socket): Promise<void> {
     const who = (socket.data as SocketData).who;
-    if (who) await this.presence.disconnected(who);
+    if (!who) return;
+    this.metrics.connections.dec();
+    await this.presence.disconnected(who);
   }
 
   private async dispatch(who: AgentIdentity, event: string, payload: unknown, ack?: Ack): Promise<void> {
     // Events without an ack that are not tools are ignored: there is nobody to answer.
     if (!ack && !this.tools.isTool(event)) return;
     this.inFlight++;
+    const timer = this.metrics.requestDuration.startTimer({ event: this.tools.isTool(event) ? event : 'unknown' });
     let answer: object;
     try {
       const rate = await this.limiter.hit(`agent:${who.projectId}:${who.agentId}`, this.config.rateLimits.agentPerMinute, MINUTE);
@@ -88,6 +94,7 @@ export class AgentsGateway implements OnGatewayInit<Namespace>, OnGatewayConnect
     } finally {
       this.inFlight--;
     }
+    timer({ outcome: 'success' in answer && answer.success === false ? 'error' : 'ok' });
     ack?.(answer);
   }
 }

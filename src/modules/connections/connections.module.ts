@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { HealthModule } from '../health/health.module';
 import { AgentsModule } from '../agents/agents.module';
 import { ProjectsModule } from '../projects/projects.module';
 import { TasksModule } from '../tasks/tasks.module';
@@ -7,5 +8,5 @@ import { DrainService } from './drain.service';
 import { PresenceTracker } from './presence-tracker.service';
 import { ToolsService } from './tools.service';
 
-@Module({ imports: [AgentsModule, TasksModule, ProjectsModule], providers: [AgentsGateway, ToolsService, PresenceTracker, DrainService], exports: [DrainService, PresenceTracker] })
+@Module({ imports: [AgentsModule, TasksModule, ProjectsModule, HealthModule], providers: [AgentsGateway, ToolsService, PresenceTracker, DrainService], exports: [DrainService, PresenceTracker] })
 export class ConnectionsModule {}

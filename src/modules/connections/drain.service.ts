@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
+import { ConsulRegistration } from '../../infra/consul/consul-registration';
 import { PushService } from '../events/push.service';
 import { Lifecycle } from '../health/lifecycle';
 import { AgentsGateway } from './agents.gateway';
@@ -20,10 +21,12 @@ export class DrainService {
     private readonly push: PushService,
     private readonly gateway: AgentsGateway,
     private readonly config: AppConfig,
+    private readonly consul: ConsulRegistration,
   ) {}
 
   async drain(deadline: number): Promise<{ sockets: number; waitedForCallsMs: number }> {
     this.lifecycle.draining = true;
+    await this.consul.deregister();
     const sockets = this.gateway.namespace?.sockets.size ?? 0;
     this.logger.log(`draining: ${sockets} socket(s), ${this.gateway.inFlight} call(s) in flight`);
     this.push.toAll('server_draining', { reconnect_after_ms: 0 });

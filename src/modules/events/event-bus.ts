@@ -27,6 +27,8 @@ export interface BusStats {
  */
 export abstract class EventBus {
   readonly stats: BusStats = { published: 0, delivered: 0, failed: 0, retried: 0, deadLettered: 0 };
+  /** Told about every message given up on (metrics). */
+  onDeadLetter?: (queue: QueueName) => void;
   /** Resolves once every event is durably accepted (publisher confirms), in order. */
   abstract publish(events: readonly PublishedEvent[]): Promise<void>;
   abstract consume(queue: QueueName, handler: EventHandler): Promise<void>;

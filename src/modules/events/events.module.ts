@@ -11,10 +11,10 @@ import { NotificationsConsumer } from './notifications.consumer';
 import { OutboxRelay } from './outbox-relay.service';
 
 function createBus(config: AppConfig): EventBus {
-  const { url, queueType, prefetch } = config.rabbitmq;
+  const { url, queueType, prefetch, prefix } = config.rabbitmq;
   const { maxAttempts, retryBaseMs } = config.consumers;
   if (!url) return new InProcessEventBus({ maxAttempts, retryBaseMs });
-  return new RabbitEventBus({ url, queueType, prefetch, maxAttempts, retryBaseMs, publishTimeoutMs: 10_000 });
+  return new RabbitEventBus({ url, queueType, prefetch, maxAttempts, retryBaseMs, publishTimeoutMs: 10_000, prefix });
 }
 
 @Injectable()

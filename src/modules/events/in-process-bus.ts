@@ -65,6 +65,7 @@ export class InProcessEventBus extends EventBus {
       this.stats.failed++;
       if (attempt >= this.opts.maxAttempts) {
         this.stats.deadLettered++;
+        this.onDeadLetter?.(queue);
         const list = this.deadLetters.get(queue) ?? [];
         list.push(event);
         this.deadLetters.set(queue, list);

@@ -3,8 +3,8 @@ import type { EventType } from './event-types';
 // The RabbitMQ topology, as data: declared idempotently at start, and mirrored by the in-process
 // bus in embedded mode.
 
-export const EVENTS_EXCHANGE = 'pm-agent.events';
-export const DEAD_LETTER_EXCHANGE = 'pm-agent.dlx';
+/** Default prefix of every exchange and queue name (`RABBITMQ_PREFIX`). */
+export const DEFAULT_PREFIX = 'pm-agent';
 
 export const QUEUE_NAMES = ['kanban', 'ai', 'notifications'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
@@ -22,19 +22,36 @@ export interface QueueSpec {
   singleActiveConsumer: boolean;
 }
 
-const spec = (q: QueueName, bindings: string[], singleActiveConsumer = false): QueueSpec => ({
-  name: `pm-agent.${q}`,
-  retry: `pm-agent.${q}.retry`,
-  deadLetter: `pm-agent.${q}.dlq`,
-  bindings,
-  singleActiveConsumer,
-});
+export interface Topology {
+  eventsExchange: string;
+  deadLetterExchange: string;
+  queues: Readonly<Record<QueueName, QueueSpec>>;
+}
 
-export const QUEUES: Readonly<Record<QueueName, QueueSpec>> = {
-  kanban: spec('kanban', ['task.assigned', 'task.progress', 'task.completed', 'task.blocked', 'lease.recovered'], true),
-  ai: spec('ai', ['task.created', 'task.blocked', 'lease.recovered']),
-  notifications: spec('notifications', ['task.created', 'task.completed', 'lease.recovered']),
-};
+/** Exchange and queue names under a prefix (several deployments or test runs on one broker). */
+export function topology(prefix = DEFAULT_PREFIX): Topology {
+  const spec = (q: QueueName, bindings: string[], singleActiveConsumer = false): QueueSpec => ({
+    name: `${prefix}.${q}`,
+    retry: `${prefix}.${q}.retry`,
+    deadLetter: `${prefix}.${q}.dlq`,
+    bindings,
+    singleActiveConsumer,
+  });
+  return {
+    eventsExchange: `${prefix}.events`,
+    deadLetterExchange: `${prefix}.dlx`,
+    queues: {
+      kanban: spec('kanban', ['task.assigned', 'task.progress', 'task.completed', 'task.blocked', 'lease.recovered'], true),
+      ai: spec('ai', ['task.created', 'task.blocked', 'lease.recovered']),
+      notifications: spec('notifications', ['task.created', 'task.completed', 'lease.recovered']),
+    },
+  };
+}
+
+const DEFAULT_TOPOLOGY = topology();
+export const EVENTS_EXCHANGE = DEFAULT_TOPOLOGY.eventsExchange;
+export const DEAD_LETTER_EXCHANGE = DEFAULT_TOPOLOGY.deadLetterExchange;
+export const QUEUES: Readonly<Record<QueueName, QueueSpec>> = DEFAULT_TOPOLOGY.queues;
 
 /** AMQP topic matching: `*` is one word, `#` zero or more. */
 export function topicMatches(pattern: string, routingKey: string): boolean {

@@ -3,6 +3,7 @@ import type { PoolClient } from 'pg';
 import { AppConfig } from '../../config/app-config';
 import { beginIdempotent } from '../../common/idempotency';
 import { Db } from '../../infra/database/db';
+import { MetricsService } from '../../infra/metrics/metrics.service';
 import { requireAgent, type AgentRow } from '../agents/agent.queries';
 import { fallbackInstructions } from '../ai/fallback-instructions';
 import type { AgentIdentity } from '../auth/token.service';
@@ -20,11 +21,14 @@ export class AssignmentService {
   constructor(
     private readonly db: Db,
     private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   /** One transaction: pick the best eligible task, claim it with a lease and a fencing token. */
   async requestNextTask(who: AgentIdentity, requestId?: string): Promise<NextTaskAnswer> {
+    let claimed = false;
     return this.db.tx(async (c) => {
+      claimed = false;
       const idem = await beginIdempotent<NextTaskAnswer>(c, { ...who, requestId, tool: 'request_next_task' });
       if (idem.replay) return idem.response;
       const agent = await requireAgent(c, who.projectId, who.agentId, true);
@@ -39,6 +43,7 @@ export class AssignmentService {
         answer = this.noTask();
       } else {
         const task = await claimNextTask(c, who.projectId, agent.skills);
+        claimed = task !== null;
         answer = task ? { success: true, task: await this.claim(c, agent, task, held) } : this.noTask();
       }
       await c.query('UPDATE agents SET waiting_since = $3 WHERE project_id = $1 AND id = $2', [
@@ -47,6 +52,9 @@ export class AssignmentService {
         answer.success ? null : new Date(),
       ]);
       await idem.finish(answer);
+      return answer;
+    }).then((answer) => {
+      if (claimed) this.metrics.taskAssignments.inc();
       return answer;
     });
   }

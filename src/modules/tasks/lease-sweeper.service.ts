@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { Db } from '../../infra/database/db';
+import { MetricsService } from '../../infra/metrics/metrics.service';
 import { recordEvent } from '../events/outbox';
 import type { AssignmentRow, RecoveryInfo } from './task.types';
 
@@ -26,9 +27,12 @@ export class LeaseSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly db: Db,
     private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   onApplicationBootstrap(): void {
+    this.metrics.setSource('pm_agent_leases_active', async () => (await this.counts()).active);
+    this.metrics.setSource('pm_agent_leases_overdue', async () => (await this.counts()).overdue);
     this.schedule();
   }
 
@@ -54,8 +58,18 @@ export class LeaseSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     for (;;) {
       const batch = await this.sweepOnce();
       total += batch.length;
+      this.metrics.leasesRecovered.inc(batch.length);
       if (batch.length < BATCH || this.stopped) return total;
     }
+  }
+
+  private async counts(): Promise<{ active: number; overdue: number }> {
+    const r = await this.db.query<{ active: number; overdue: number }>(
+      `SELECT count(*)::int AS active,
+              count(*) FILTER (WHERE lease_expires_at + make_interval(secs => lease_grace_ms / 1000.0) < now())::int AS overdue
+       FROM assignments WHERE state = 'active'`,
+    );
+    return r.rows[0];
   }
 
   private async sweepOnce(): Promise<Recovered[]> {

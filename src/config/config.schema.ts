@@ -56,7 +56,7 @@ export const configSchema = z.object({
   OUTBOX_BATCH_SIZE: int(1, 10_000).default(500),
   OUTBOX_RETENTION_HOURS: num(0, 24 * 365).default(24),
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
-  ANTHROPIC_MODEL: z.string().min(1).default('claude-sonnet-4-5'),
+  ANTHROPIC_MODEL: z.string().min(1).default('claude-sonnet-5-5'),
   ANTHROPIC_BASE_URL: z.url().optional(),
   AI_TIMEOUT_MS: int(100, 600_000).default(30_000),
   AI_MAX_RETRIES: int(0, 10).default(2),

@@ -362,7 +362,7 @@ describe.each(STORAGE_MODES)('HTTP API (%s storage)', (mode) => {
       expectError(await api.request('POST', '/api/v1/agents/auth', { api_key: tampered, agent_id: 'agent-1' }), 401, 'INVALID_API_KEY');
     });
 
-    it.each([
+    it.each<[string, Record<string, unknown> | string]>([
       ['missing agent_id', { api_key: 'K' }],
       ['empty agent_id', { api_key: 'K', agent_id: '' }],
       ['agent_id with spaces', { api_key: 'K', agent_id: 'bad agent' }],
@@ -370,7 +370,7 @@ describe.each(STORAGE_MODES)('HTTP API (%s storage)', (mode) => {
       ['agent_id over 128 characters', { api_key: 'K', agent_id: 'a'.repeat(129) }],
       ['missing api_key', { agent_id: 'agent-1' }],
       ['api_key of the wrong type', { api_key: 5, agent_id: 'agent-1' }],
-      ['a string body', 'agent-1'],
+      ['a bare JSON string', JSON.stringify('agent-1')],
     ])('a bad body (%s) → 400 VALIDATION_FAILED', async (_label, body) => {
       const filled = typeof body === 'object' && body.api_key === 'K' ? { ...body, api_key: project.api_key } : body;
       expectError(await api.request('POST', '/api/v1/agents/auth', filled), 400, 'VALIDATION_FAILED');

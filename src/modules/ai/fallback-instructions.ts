@@ -14,6 +14,16 @@ export interface InstructionInput {
   recovery?: { previous_agent: string; previous_progress: number; last_message: string | null } | null;
 }
 
+/** Notes for an agent taking over a task whose previous holder went silent. */
+export function recoverySection(recovery: NonNullable<InstructionInput['recovery']>): string {
+  return [
+    '## Picking up where someone left off',
+    `${recovery.previous_agent} stopped at ${recovery.previous_progress}%` +
+      (recovery.last_message ? `; their last report: "${recovery.last_message}"` : '.'),
+    'Check the existing work (branches, artifacts, decisions) before starting over.',
+  ].join('\n');
+}
+
 export function fallbackInstructions(input: InstructionInput): string {
   const { task } = input;
   const lines: string[] = [
@@ -26,15 +36,7 @@ export function fallbackInstructions(input: InstructionInput): string {
     `**Priority:** ${task.priority}`,
     `**Estimated effort:** ${task.estimated_hours != null ? `${task.estimated_hours} hours` : 'not estimated'}`,
   ];
-  if (input.recovery) {
-    lines.push(
-      '',
-      '## Picking up where someone left off',
-      `${input.recovery.previous_agent} stopped at ${input.recovery.previous_progress}%` +
-        (input.recovery.last_message ? `; their last report: "${input.recovery.last_message}"` : '.'),
-      'Check the existing work (branches, artifacts, decisions) before starting over.',
-    );
-  }
+  if (input.recovery) lines.push('', recoverySection(input.recovery));
   if (input.dependencies.length > 0) {
     lines.push('', '## Dependencies to review', ...input.dependencies.map((d) => `- ${d.name} (${d.id})`));
   }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Secrets } from '../../config/secrets';
-import { AppError, CommonErrorCode } from '../../common/errors';
+import { AppError, CommonErrorCode, ProjectErrorCode } from '../../common/errors';
 import { uuidSchema } from '../../common/schemas';
 import { safeEqual } from '../projects/api-keys';
 import { ProjectsService } from '../projects/projects.service';
@@ -38,7 +38,7 @@ export class HttpAuth {
     }
     // A malformed id is "no such project"; it never reaches SQL.
     if (caller.kind === 'admin' && !(uuidSchema.safeParse(projectId).success && (await this.projects.exists(projectId)))) {
-      throw new AppError(CommonErrorCode.NOT_FOUND, 'Project not found');
+      throw new AppError(ProjectErrorCode.PROJECT_NOT_FOUND, 'Project not found');
     }
   }
 }

@@ -18,7 +18,8 @@ export class InProcessEventBus extends EventBus {
   /** Per queue, events that failed every attempt (the dead-letter queue). */
   readonly deadLetters = new Map<QueueName, PublishedEvent[]>();
   private closed = false;
-  private tail: Promise<void> = Promise.resolve();
+  /** One delivery chain per queue: a slow model call must not hold up board write-back. */
+  private readonly tails = new Map<QueueName, Promise<void>>();
 
   constructor(private readonly opts: Options) {
     super();
@@ -42,15 +43,15 @@ export class InProcessEventBus extends EventBus {
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
-    await this.tail;
+    await Promise.all(this.tails.values());
   }
 
   private enqueue(queue: QueueName, event: PublishedEvent, attempt: number, delayMs = 0): void {
     if (this.closed) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
-      // One delivery at a time, in publish order, like a single consumer with prefetch 1.
-      this.tail = this.tail.then(() => this.deliver(queue, event, attempt));
+      // One delivery at a time per queue, in publish order, like a single consumer with prefetch 1.
+      this.tails.set(queue, (this.tails.get(queue) ?? Promise.resolve()).then(() => this.deliver(queue, event, attempt)));
     }, delayMs);
     this.timers.add(t);
   }

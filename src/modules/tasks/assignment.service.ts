@@ -5,7 +5,7 @@ import { beginIdempotent } from '../../common/idempotency';
 import { Db } from '../../infra/database/db';
 import { MetricsService } from '../../infra/metrics/metrics.service';
 import { requireAgent, type AgentRow } from '../agents/agent.queries';
-import { fallbackInstructions } from '../ai/fallback-instructions';
+import { fallbackInstructions, recoverySection } from '../ai/fallback-instructions';
 import type { AgentIdentity } from '../auth/token.service';
 import { recordEvent } from '../events/outbox';
 import { leaseTerms } from './lease';
@@ -83,7 +83,7 @@ export class AssignmentService {
     const deps = await dependencySummaries(c, task.id);
     // Instructions prepared by the LLM while the task waited, else the deterministic brief.
     const instructions = task.prepared_instructions
-      ? `# Task Assignment for ${agent.name}\n\n${task.prepared_instructions}`
+      ? [`# Task Assignment for ${agent.name}`, ...(task.recovery_info ? [recoverySection(task.recovery_info)] : []), task.prepared_instructions].join('\n\n')
       : fallbackInstructions({ agentName: agent.name, task, dependencies: deps, recovery: task.recovery_info });
     const inserted = await c.query<AssignmentRow>(
       `INSERT INTO assignments (project_id, task_id, agent_id, slot, fencing_token, instructions, assigned_at, lease_expires_at, lease_grace_ms)

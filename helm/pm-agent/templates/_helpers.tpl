@@ -1,0 +1,230 @@
+{{/* Chart name, truncated to the 63 characters a label allows. */}}
+{{- define "pm-agent.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: <release>-<chart>, or <release> when it already contains the chart name. */}}
+{{- define "pm-agent.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "pm-agent.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "pm-agent.labels" -}}
+helm.sh/chart: {{ include "pm-agent.chart" . }}
+app.kubernetes.io/name: {{ include "pm-agent.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: pm-agent
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Selector of the server pods. The component keeps hook and test pods out of the Services. */}}
+{{- define "pm-agent.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "pm-agent.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: server
+{{- end }}
+
+{{- define "pm-agent.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "pm-agent.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "pm-agent.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{- define "pm-agent.secretName" -}}
+{{- .Values.secrets.existingSecret | default (include "pm-agent.fullname" .) }}
+{{- end }}
+
+{{- define "pm-agent.external" -}}
+{{- if eq .Values.database.mode "external" }}true{{ end }}
+{{- end }}
+
+{{/* True when some autoscaler owns the replica count. */}}
+{{- define "pm-agent.autoscaled" -}}
+{{- if or .Values.autoscaling.enabled .Values.keda.enabled }}true{{ end }}
+{{- end }}
+
+{{/* Seconds of the drain deadline, rounded up. */}}
+{{- define "pm-agent.drainSeconds" -}}
+{{- div (add (int .Values.config.shutdownGraceMs) 999) 1000 }}
+{{- end }}
+
+{{/* preStop sleep + drain + margin, or the explicit value once checked against preStop + drain. */}}
+{{- define "pm-agent.terminationGracePeriodSeconds" -}}
+{{- $floor := add (int .Values.lifecycle.preStopSleepSeconds) (int (include "pm-agent.drainSeconds" .)) }}
+{{- $explicit := .Values.lifecycle.terminationGracePeriodSeconds }}
+{{- if kindIs "invalid" $explicit }}
+{{- add $floor (int .Values.lifecycle.terminationGraceMarginSeconds) }}
+{{- else if le (int $explicit) $floor }}
+{{- fail (printf "lifecycle.terminationGracePeriodSeconds (%d) must be longer than preStopSleepSeconds + SHUTDOWN_GRACE_MS/1000 (%d): pods would be killed mid-drain" (int $explicit) $floor) }}
+{{- else }}
+{{- int $explicit }}
+{{- end }}
+{{- end }}
+
+{{/* Non-secret configuration: the ConfigMap's data. */}}
+{{- define "pm-agent.configData" -}}
+PORT: {{ .Values.config.port | quote }}
+MANAGEMENT_ENABLED: "true"
+MANAGEMENT_PORT: {{ .Values.config.managementPort | quote }}
+HOST: "0.0.0.0"
+LOG_LEVEL: {{ .Values.config.logLevel | quote }}
+SHUTDOWN_GRACE_MS: {{ .Values.config.shutdownGraceMs | quote }}
+DRAIN_NOTICE_MS: {{ .Values.config.drainNoticeMs | quote }}
+PM_AGENT_DATA_DIR: "/data"
+DATABASE_POOL_MAX: {{ .Values.database.poolMax | quote }}
+DATABASE_STATEMENT_TIMEOUT_MS: {{ .Values.database.statementTimeoutMs | quote }}
+{{- with .Values.redis.clusterNodes }}
+REDIS_CLUSTER_NODES: {{ join "," . | quote }}
+{{- end }}
+REDIS_KEY_PREFIX: {{ .Values.redis.keyPrefix | quote }}
+RABBITMQ_QUEUE_TYPE: {{ .Values.rabbitmq.queueType | quote }}
+RABBITMQ_PREFETCH: {{ .Values.rabbitmq.prefetch | quote }}
+{{- if .Values.consul.enabled }}
+CONSUL_SERVICE_NAME: {{ .Values.consul.serviceName | default (include "pm-agent.fullname" .) | quote }}
+CONSUL_TAGS: {{ join "," .Values.consul.tags | quote }}
+CONSUL_META: {{ include "pm-agent.consulMeta" . | quote }}
+CONSUL_CHECK_INTERVAL: {{ .Values.consul.checkInterval | quote }}
+CONSUL_CHECK_TIMEOUT: {{ .Values.consul.checkTimeout | quote }}
+CONSUL_DEREGISTER_AFTER: {{ .Values.consul.deregisterAfter | quote }}
+{{- end }}
+{{- range $k, $v := .Values.config.extra }}
+{{ $k }}: {{ $v | toString | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "pm-agent.consulMeta" -}}
+{{- $pairs := list }}
+{{- range $k, $v := .Values.consul.meta }}
+{{- $pairs = append $pairs (printf "%s=%s" $k (toString $v)) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
+
+{{/* Secret data: only the values that are set. */}}
+{{- define "pm-agent.secretData" -}}
+{{- $k := .Values.secrets.keys }}
+{{- with .Values.database.url }}
+{{ $k.databaseUrl }}: {{ . | b64enc | quote }}
+{{- end }}
+{{- with .Values.redis.url }}
+{{ $k.redisUrl }}: {{ . | b64enc | quote }}
+{{- end }}
+{{- with .Values.rabbitmq.url }}
+{{ $k.rabbitmqUrl }}: {{ . | b64enc | quote }}
+{{- end }}
+{{- with .Values.secrets.adminKey }}
+{{ $k.adminKey }}: {{ . | b64enc | quote }}
+{{- end }}
+{{- with .Values.secrets.jwtSecret }}
+{{ $k.jwtSecret }}: {{ . | b64enc | quote }}
+{{- end }}
+{{- with .Values.secrets.anthropicApiKey }}
+{{ $k.anthropicApiKey }}: {{ . | b64enc | quote }}
+{{- end }}
+{{- if .Values.consul.enabled }}
+{{- with .Values.secrets.consulHttpToken }}
+{{ $k.consulHttpToken }}: {{ . | b64enc | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+secretKeyRef env vars. With an existing Secret every key is referenced (optional unless the mode
+needs it); with the chart's Secret only the keys it holds.
+*/}}
+{{- define "pm-agent.secretEnv" -}}
+{{- $external := eq .Values.database.mode "external" }}
+{{- $existing := .Values.secrets.existingSecret }}
+{{- $k := .Values.secrets.keys }}
+{{- $vars := list
+  (list "DATABASE_URL" $k.databaseUrl .Values.database.url $external)
+  (list "REDIS_URL" $k.redisUrl .Values.redis.url false)
+  (list "RABBITMQ_URL" $k.rabbitmqUrl .Values.rabbitmq.url false)
+  (list "PM_AGENT_ADMIN_KEY" $k.adminKey .Values.secrets.adminKey $external)
+  (list "PM_AGENT_JWT_SECRET" $k.jwtSecret .Values.secrets.jwtSecret $external)
+  (list "ANTHROPIC_API_KEY" $k.anthropicApiKey .Values.secrets.anthropicApiKey false) }}
+{{- if .Values.consul.enabled }}
+{{- $vars = append $vars (list "CONSUL_HTTP_TOKEN" $k.consulHttpToken .Values.secrets.consulHttpToken false) }}
+{{- end }}
+{{- range $vars }}
+{{- if or $existing (index . 2) }}
+- name: {{ index . 0 }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "pm-agent.secretName" $ }}
+      key: {{ index . 1 }}
+      {{- if and $existing (not (index . 3)) }}
+      optional: true
+      {{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Checks across values that a JSON schema cannot say clearly. */}}
+{{- define "pm-agent.validate" -}}
+{{- $external := eq .Values.database.mode "external" }}
+{{- if and .Values.autoscaling.enabled .Values.keda.enabled }}
+{{- fail "autoscaling.enabled and keda.enabled are exclusive: KEDA creates its own HPA" }}
+{{- end }}
+{{- if not $external }}
+{{- if or .Values.autoscaling.enabled .Values.keda.enabled (gt (int .Values.replicaCount) 1) }}
+{{- fail "database.mode=embedded runs one replica with its own PGlite database: set database.mode=external (and a Postgres) to run more replicas or autoscale" }}
+{{- end }}
+{{- if or .Values.redis.url .Values.redis.clusterNodes .Values.rabbitmq.url }}
+{{- fail "Redis and RabbitMQ are shared between replicas of one external database: set database.mode=external" }}
+{{- end }}
+{{- else if not .Values.secrets.existingSecret }}
+{{- if not .Values.database.url }}
+{{- fail "database.mode=external needs database.url or secrets.existingSecret (with the key secrets.keys.databaseUrl)" }}
+{{- end }}
+{{- if or (not .Values.secrets.adminKey) (not .Values.secrets.jwtSecret) }}
+{{- fail "database.mode=external needs secrets.adminKey and secrets.jwtSecret (or secrets.existingSecret): replicas must share them" }}
+{{- end }}
+{{- end }}
+{{- if and .Values.redis.url .Values.redis.clusterNodes }}
+{{- fail "set either redis.clusterNodes or redis.url, not both" }}
+{{- end }}
+{{- if and .Values.persistence.enabled $external }}
+{{- fail "persistence is for the embedded database only (database.mode=embedded)" }}
+{{- end }}
+{{- if eq (int .Values.config.managementPort) (int .Values.config.port) }}
+{{- fail "config.managementPort must differ from config.port" }}
+{{- end }}
+{{- $secretVars := list "DATABASE_URL" "REDIS_URL" "RABBITMQ_URL" "PM_AGENT_ADMIN_KEY" "PM_AGENT_JWT_SECRET" "ANTHROPIC_API_KEY" "CONSUL_HTTP_TOKEN" }}
+{{- $managed := list "PORT" "HOST" "MANAGEMENT_ENABLED" "MANAGEMENT_PORT" "LOG_LEVEL" "SHUTDOWN_GRACE_MS" "DRAIN_NOTICE_MS" "PM_AGENT_DATA_DIR" "DATABASE_POOL_MAX" "DATABASE_STATEMENT_TIMEOUT_MS" "REDIS_CLUSTER_NODES" "REDIS_KEY_PREFIX" "RABBITMQ_QUEUE_TYPE" "RABBITMQ_PREFETCH" "REPLICA_ID" "CONSUL_HTTP_ADDR" "CONSUL_SERVICE_ADDRESS" "CONSUL_SERVICE_NAME" "CONSUL_TAGS" "CONSUL_META" "CONSUL_CHECK_INTERVAL" "CONSUL_CHECK_TIMEOUT" "CONSUL_DEREGISTER_AFTER" }}
+{{- range $k, $_ := .Values.config.extra }}
+{{- if has $k $secretVars }}
+{{- fail (printf "config.extra.%s is a secret: set it through secrets / database.url / redis.url / rabbitmq.url, never in the ConfigMap" $k) }}
+{{- end }}
+{{- if has $k $managed }}
+{{- fail (printf "config.extra.%s is set by the chart: use its own value instead" $k) }}
+{{- end }}
+{{- end }}
+{{- end }}

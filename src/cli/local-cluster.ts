@@ -106,9 +106,16 @@ export function clusterEnv(e: ClusterEnv, extra: Record<string, string> = {}): R
 }
 
 export async function startReplicas(k: number, basePort: number, env: Record<string, string>, logDir?: string): Promise<Replica[]> {
-  return Promise.all(
+  const settled = await Promise.allSettled(
     Array.from({ length: k }, (_, i) => startReplica({ port: basePort + i, env, logFile: logDir ? join(logDir, `replica-${basePort + i}.log`) : undefined })),
   );
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    // The caller gets no handle on the replicas that did start: stop them rather than leak them.
+    await Promise.all(settled.flatMap((s) => (s.status === 'fulfilled' ? [stopReplica(s.value, 'SIGKILL')] : [])));
+    throw failed.reason;
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<Replica>).value);
 }
 
 export async function stopReplica(r: Replica, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

@@ -8,21 +8,44 @@ const AGENTS = 50;
 const TASKS = 20;
 const ROUNDS = 20;
 const PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
+// 50 calls arrive together; on a busy machine the last answers of a round can take a while
+// (PGlite runs one transaction at a time). Generous, and not a timing assertion.
+const CALL_TIMEOUT_MS = 60_000;
 
 describe.each(STORAGE_MODES)('race for tasks (%s storage)', (mode) => {
   let t: TestApp;
   let api: ApiClient;
 
   beforeAll(async () => {
-    t = await startTestApp(mode);
+    // 1000 sockets from 127.0.0.1 within a minute or two: lift the per-address handshake limit.
+    // PGlite runs one transaction at a time, so 50 simultaneous calls queue; with a pool of 10 the
+    // 40 waiting for a client can reach the pool's 10 s connect timeout on a loaded machine. A
+    // client per racer moves the queueing into PGlite itself, which has no such timeout.
+    t = await startTestApp(mode, { RATE_LIMIT_HANDSHAKE_PER_MINUTE: '100000', ...(mode === 'embedded' ? { DATABASE_POOL_MAX: String(AGENTS + 5) } : {}) });
     api = new ApiClient(t.url, t.adminKey);
   });
   afterAll(async () => t?.close());
+
+  /** Token, socket and registration for each agent (the first token alone, so the API key is verified once). */
+  async function connectAgents(apiKey: string, agentIds: string[]): Promise<AgentSocket[]> {
+    const tokens = [await api.token(apiKey, agentIds[0])];
+    tokens.push(...(await Promise.all(agentIds.slice(1).map((id) => api.token(apiKey, id)))));
+    const sockets = await Promise.all(tokens.map((token) => api.connect(token)));
+    await Promise.all(
+      sockets.map(async (s, i) => {
+        s.agentId = agentIds[i];
+        const r = await s.call('register_agent', { agent_id: agentIds[i], name: agentIds[i], role: 'developer', skills: ['backend'] }, CALL_TIMEOUT_MS);
+        expect(r).toMatchObject({ success: true });
+      }),
+    );
+    return sockets;
+  }
 
   it(`${AGENTS} agents racing for ${TASKS} tasks get ${TASKS} distinct tasks and ${AGENTS - TASKS} clean "no task" answers, ${ROUNDS} rounds`, async () => {
     let assignments = 0;
     let duplicates = 0;
     let noTask = 0;
+    const started = Date.now();
 
     for (let round = 0; round < ROUNDS; round++) {
       // A fresh project per round (tokens are bound to a project, so the sockets are new too).
@@ -34,11 +57,11 @@ describe.each(STORAGE_MODES)('race for tasks (%s storage)', (mode) => {
       );
       const taskIds = new Set(created.map((x) => x.id as string));
       const agentIds = Array.from({ length: AGENTS }, (_, i) => `racer-${round}-${i}`);
-      const sockets: AgentSocket[] = await api.agents(project.api_key, agentIds, ['backend']);
+      const sockets = await connectAgents(project.api_key, agentIds);
 
       try {
         // All at once: every request is on the wire before any answer is awaited.
-        const answers = await Promise.all(sockets.map((s) => s.call('request_next_task', { agent_id: s.agentId })));
+        const answers = await Promise.all(sockets.map((s) => s.call('request_next_task', { agent_id: s.agentId }, CALL_TIMEOUT_MS)));
 
         const winners = answers.map((a, i) => ({ a, agent: agentIds[i] })).filter((x) => x.a.success === true);
         const losers = answers.filter((a) => a.success !== true);
@@ -89,7 +112,8 @@ describe.each(STORAGE_MODES)('race for tasks (%s storage)', (mode) => {
     }
 
     console.log(
-      `race (${mode}): ${ROUNDS} rounds × ${AGENTS} agents for ${TASKS} tasks: ${assignments} assignments, ${duplicates} duplicates, ${noTask} "no task" answers`,
+      `race (${mode}): ${ROUNDS} rounds × ${AGENTS} agents for ${TASKS} tasks: ${assignments} assignments, ${duplicates} duplicates, ` +
+        `${noTask} "no task" answers (${((Date.now() - started) / 1000).toFixed(1)} s)`,
     );
     expect(assignments).toBe(ROUNDS * TASKS);
     expect(duplicates).toBe(0);

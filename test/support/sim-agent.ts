@@ -78,6 +78,8 @@ export class SimAgent {
   /** Things that must not happen: a resume that returned another task or token, a stale answer. */
   readonly anomalies: string[] = [];
   readonly errorCodes = new Map<string, number>();
+  /** Tasks taken up again after a move (request_next_task handed back the same task and token). */
+  readonly resumed: string[] = [];
   drainNotices = 0;
   connects = 0;
   /** URL of the replica holding the socket now (undefined while not connected). */
@@ -172,6 +174,7 @@ export class SimAgent {
       this.resumeCheck = false;
       await sleep(this.o.workMs);
     } else {
+      if (r.code) this.anomalies.push(`${this.agentId}: request_next_task answered ${JSON.stringify(r).slice(0, 300)}`);
       await sleep(this.o.idleMs);
     }
   }
@@ -180,7 +183,9 @@ export class SimAgent {
   private async checkResume(held: Held): Promise<void> {
     const r = await this.call('request_next_task', { agent_id: this.agentId }, true);
     this.resumeCheck = false;
-    if (!r.success || r.task.id !== held.taskId || String(r.task.lease.token) !== held.leaseToken) {
+    if (r.success && r.task.id === held.taskId && String(r.task.lease.token) === held.leaseToken) {
+      this.resumed.push(held.taskId);
+    } else {
       this.anomalies.push(`${this.agentId}: resume of ${held.taskId}/${held.leaseToken} answered ${JSON.stringify(r).slice(0, 300)}`);
       this.held = r.success ? { taskId: r.task.id, leaseToken: String(r.task.lease.token), step: 0 } : undefined;
     }
@@ -556,7 +561,7 @@ export async function startFleet(ports: readonly number[], env: Record<string, s
     }),
   );
   const failed = results.find((r) => r.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  if (failed) throw failed.reason;
   // In port order, whatever order they became ready in.
   return ports.map((p) => into.find((r) => r.port === p)!);
 }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { withTimeout } from '../../common/timeout';
 import { Db } from '../database/db';
 import { SharedState } from '../shared-state/shared-state';
 import { EventBus } from '../../modules/events/event-bus';
@@ -7,16 +8,6 @@ import { Lifecycle } from '../../modules/health/lifecycle';
 export interface Readiness {
   ok: boolean;
   body: { status: 'ok' | 'unavailable' | 'shutting_down'; checks?: Record<string, 'up' | 'down'> };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('timeout')), ms);
-    p.then(
-      (v) => (clearTimeout(t), resolve(v)),
-      (e: unknown) => (clearTimeout(t), reject(e instanceof Error ? e : new Error(String(e)))),
-    );
-  });
 }
 
 /** Readiness: not draining, and Postgres, Redis (when configured) and the event bus answer. */

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { withTimeout } from '../../common/timeout';
 import type { RedisClient } from '../redis/redis-connections';
 
 export interface PresenceEntry {
@@ -144,7 +145,7 @@ export class RedisPresence extends Presence {
   // Presence is advisory: a Redis failover must not fail an agent's call.
   private async soft<T>(fn: () => Promise<T>): Promise<T | null> {
     try {
-      return await fn();
+      return await withTimeout(fn(), 500, 'presence');
     } catch (err) {
       this.logger.warn(`presence update skipped: ${(err as Error).message}`);
       return null;

@@ -1,5 +1,8 @@
 import { Logger } from '@nestjs/common';
+import { withTimeout } from '../../common/timeout';
 import type { RedisClient } from '../redis/redis-connections';
+
+const REDIS_WAIT_MS = 300;
 
 export interface RateDecision {
   allowed: boolean;
@@ -59,7 +62,9 @@ export class RedisRateLimiter extends RateLimiter {
     const start = now - (now % windowMs);
     const retryAfterMs = start + windowMs - now;
     try {
-      const count = Number(await this.redis.eval(HIT_SCRIPT, 1, `${this.prefix}:{rl:${key}}:${start}`, String(windowMs + 1000)));
+      // A master failover can stall a command for seconds; the agent's call must not wait on it.
+      const reply = await withTimeout(this.redis.eval(HIT_SCRIPT, 1, `${this.prefix}:{rl:${key}}:${start}`, String(windowMs + 1000)), REDIS_WAIT_MS, 'rate limit check');
+      const count = Number(reply);
       return { allowed: count <= limit, count, retryAfterMs };
     } catch (err) {
       this.logger.warn(`rate limit check skipped: ${(err as Error).message}`);

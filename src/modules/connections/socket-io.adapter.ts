@@ -29,7 +29,7 @@ export class SocketIoAdapter extends IoAdapter {
       pingTimeout: 20_000,
       cors: { origin: false },
     });
-    if (this.redis) server.adapter(createShardedAdapter(this.redis.client, this.redis.subscriber, { subscriptionMode: 'static' }));
+    if (this.redis) server.adapter(createShardedAdapter(this.redis.client, this.redis.subscriber, { subscriptionMode: 'static', channelPrefix: `${this.config.redis.keyPrefix}:socket.io` }));
     return server;
   }
 }

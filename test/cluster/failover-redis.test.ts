@@ -36,7 +36,8 @@ const REDIS_PORTS = [7000, 7001, 7002, 7003, 7004, 7005];
 const ROOT = join(__dirname, '..', '..');
 // The sharded Socket.IO adapter's channel for the /agents namespace: killing the master that owns
 // it also exercises the adapter's resubscription.
-const ADAPTER_CHANNEL = 'socket.io#/agents#';
+// The adapter's channels live under the replica's REDIS_KEY_PREFIX.
+const adapterChannel = (prefix: string) => `${prefix}:socket.io#/agents#`;
 
 interface NodeLine {
   id: string;
@@ -206,7 +207,7 @@ describe('failover: a Redis Cluster master dies', () => {
     await waitUntil('a whole Redis Cluster before the kill', clusterWhole, 60_000, 250);
 
     // The master that owns the adapter's channel.
-    const slot = Number(await cli(7000, 'cluster', 'keyslot', ADAPTER_CHANNEL));
+    const slot = Number(await cli(7000, 'cluster', 'keyslot', adapterChannel(fleet.env.REDIS_KEY_PREFIX)));
     const before = (await clusterNodes(7000))!;
     const victim = slotOwner(before, slot)!;
     expect(victim).toBeDefined();

@@ -118,5 +118,5 @@ describe.each(STORAGE_MODES)('race for tasks (%s storage)', (mode) => {
     expect(assignments).toBe(ROUNDS * TASKS);
     expect(duplicates).toBe(0);
     expect(noTask).toBe(ROUNDS * (AGENTS - TASKS));
-  }, 240_000);
+  }, 600_000);
 });

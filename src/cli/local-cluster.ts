@@ -73,7 +73,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   for (;;) {
     if (gone) throw new Error(`replica ${id} exited during start:\n${output}`);
     try {
-      const r = await fetch(`${url}/health/ready`);
+      // Bounded: a port held by something that accepts but never answers must not hang the loop.
+      const r = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2000) });
       if (r.status === 200) break;
     } catch {
       // not listening yet

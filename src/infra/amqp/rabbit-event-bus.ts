@@ -143,10 +143,14 @@ export class RabbitEventBus extends EventBus {
         persistent: true,
       };
       // Publish the retry (confirmed) before acking: a crash in between repeats, never loses.
-      ch.sendToQueue(this.topology.queues[queue].retry, msg.content, props, (confirmErr) => {
-        if (confirmErr) safe(() => ch.nack(msg, false, true));
-        else safe(() => ch.ack(msg));
-      });
+      // On a channel that closed meanwhile this throws (an unhandled rejection would end the
+      // process); the unacked message is redelivered instead.
+      safe(() =>
+        ch.sendToQueue(this.topology.queues[queue].retry, msg.content, props, (confirmErr) => {
+          if (confirmErr) safe(() => ch.nack(msg, false, true));
+          else safe(() => ch.ack(msg));
+        }),
+      );
     }
   }
 

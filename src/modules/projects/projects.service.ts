@@ -9,6 +9,7 @@ const VERIFIED_TTL_MS = 60_000;
 export class ProjectsService {
   // Verified keys, by fingerprint: scrypt is deliberately slow, agents re-authenticate often.
   private readonly verified = new Map<string, { projectId: string; until: number }>();
+  private readonly inFlight = new Map<string, Promise<string | null>>();
 
   constructor(private readonly db: Db) {}
 
@@ -37,6 +38,16 @@ export class ProjectsService {
     const fp = apiKeyFingerprint(key);
     const hit = this.verified.get(fp);
     if (hit && hit.until > Date.now()) return hit.projectId;
+    // Many agents of one project authenticate at once: one scrypt check serves them all.
+    let pending = this.inFlight.get(fp);
+    if (!pending) {
+      pending = this.verify(key, fp).finally(() => this.inFlight.delete(fp));
+      this.inFlight.set(fp, pending);
+    }
+    return pending;
+  }
+
+  private async verify(key: string, fp: string): Promise<string | null> {
     const parts = splitApiKey(key);
     if (!parts) return null;
     const r = await this.db.query<{ project_id: string; key_hash: string }>(

@@ -103,8 +103,15 @@ function rateLimited(retryAfterMs: number, message: string): AppError {
   return new AppError(CommonErrorCode.RATE_LIMITED, message, { retry_after_seconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
 }
 
+// The database is out of reach or saturated: the caller should retry shortly, not report a bug.
+const UNAVAILABLE_RE = /timeout exceeded when trying to connect|Connection terminated|ECONNREFUSED|the database system is (starting up|shutting down)|too many clients/i;
+
 export function errorAnswer(err: unknown, logger: Logger): object {
   if (err instanceof AppError) return { success: false, error: err.message, code: err.code, ...err.details };
+  if (err instanceof Error && UNAVAILABLE_RE.test(err.message)) {
+    logger.warn(`database unavailable: ${err.message}`);
+    return { success: false, error: 'Service temporarily unavailable; retry shortly', code: CommonErrorCode.UNAVAILABLE, retry_after_seconds: 1 };
+  }
   logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
   return { success: false, error: 'Internal error', code: CommonErrorCode.INTERNAL };
 }

@@ -2,11 +2,8 @@ import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
-import { Client } from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Replica } from '../../src/cli/local-cluster';
+import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../support/client';
-import { createTestDatabase } from '../support/pg';
 import {
   callTotals,
   doneCount,
@@ -19,9 +16,8 @@ import {
   seedProject,
   sleep,
   startFleet,
-  stopAll,
+  useFleetFixture,
   waitUntil,
-  type SimAgent,
 } from '../support/sim-agent';
 
 // Kill a master of the Redis Cluster while agents work on three replicas: the cluster fails over,
@@ -161,48 +157,31 @@ async function restoreCluster(): Promise<void> {
 }
 
 describe('failover: a Redis Cluster master dies', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
-  let db: Client | undefined;
-  const replicas: Replica[] = [];
-  let agents: SimAgent[] = [];
-  let sampler: OwnershipSampler | undefined;
   let killedPort: number | undefined;
-
-  beforeAll(async () => {
+  const f = useFleetFixture({
     // Start from a whole cluster: another suite may be restoring a node right now; give it time first.
-    await waitUntil('a whole Redis Cluster', clusterWhole, 60_000, 500).catch(() => restoreCluster());
-    database = await createTestDatabase();
-    db = new Client({ connectionString: database.url });
-    await db.connect();
-  });
-
-  afterAll(async () => {
-    try {
-      await Promise.allSettled(agents.map((a) => a.stop()));
-      await sampler?.stop().catch(() => undefined);
-      await stopAll(replicas);
-      await db?.end().catch(() => undefined);
-      await database?.drop();
-    } finally {
+    before: () => waitUntil('a whole Redis Cluster', clusterWhole, 60_000, 500).catch(() => restoreCluster()),
+    after: async () => {
       if (killedPort !== undefined) await restoreCluster();
-    }
+    },
   });
 
   it('fails over while agents work; the service keeps serving and no assignment is lost or doubled', { timeout: 300_000 }, async () => {
-    const fleet = fleetEnv(database!.url);
-    const started = await startFleet(PORTS, fleet.env, replicas);
+    const db = f.db!;
+    const fleet = fleetEnv(f.database!.url);
+    const started = await startFleet(PORTS, fleet.env, f.replicas);
     const urls = started.map((r) => r.url);
     const api = new ApiClient(urls[0], fleet.adminKey);
     const { projectId, apiKey } = await seedProject(api, TASKS, 'redis-failover');
-    agents = await makeAgents(api, apiKey, urls, AGENTS, { workMs: 150, callTimeoutMs: 5000 });
+    const agents = (f.agents = await makeAgents(api, apiKey, urls, AGENTS, { workMs: 150, callTimeoutMs: 5000 }));
 
-    sampler = new OwnershipSampler(db!, projectId);
+    const sampler = (f.sampler = new OwnershipSampler(db, projectId));
     sampler.start();
     const runs = agents.map((a) => a.start());
     const failed: unknown[] = [];
     runs.forEach((p) => p.catch((err: unknown) => failed.push(err)));
 
-    await waitUntil('20 completions before the kill', async () => (await doneCount(db!, projectId)) >= 20 || failed.length > 0, 60_000);
+    await waitUntil('20 completions before the kill', async () => (await doneCount(db, projectId)) >= 20 || failed.length > 0, 60_000);
     expect(failed).toEqual([]);
     await waitUntil('a whole Redis Cluster before the kill', clusterWhole, 60_000, 250);
 
@@ -240,7 +219,7 @@ describe('failover: a Redis Cluster master dies', () => {
       }
     })();
 
-    const doneAtKill = await doneCount(db!, projectId);
+    const doneAtKill = await doneCount(db, projectId);
     const killAt = Date.now();
     killedPort = victim.port;
     process.kill(pid, 'SIGKILL');
@@ -259,7 +238,7 @@ describe('failover: a Redis Cluster master dies', () => {
       50,
     );
     const failoverAt = Date.now();
-    const doneAtFailover = await doneCount(db!, projectId);
+    const doneAtFailover = await doneCount(db, projectId);
 
     // Work resumes after the failover: tasks added now are assigned and completed too.
     for (let i = 0; i < LATE_TASKS; i += 10) {
@@ -270,7 +249,7 @@ describe('failover: a Redis Cluster master dies', () => {
       );
     }
     const total = TASKS + LATE_TASKS;
-    await waitUntil(`all ${total} tasks done`, async () => (await doneCount(db!, projectId)) === total || failed.length > 0, 180_000, 200);
+    await waitUntil(`all ${total} tasks done`, async () => (await doneCount(db, projectId)) === total || failed.length > 0, 180_000, 200);
     expect(failed).toEqual([]);
     watching = false;
     await watchReadiness;
@@ -310,7 +289,7 @@ describe('failover: a Redis Cluster master dies', () => {
     expect(pushes.map((p) => p.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
 
     // No assignment lost or doubled.
-    const own = await ownership(db!, projectId);
+    const own = await ownership(db, projectId);
     expect(own.tasks).toBe(total + 1);
     expect(own.done).toBe(total + 1);
     expect(own.notCompletedOnce).toEqual([]);

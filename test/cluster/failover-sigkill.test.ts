@@ -1,8 +1,5 @@
-import { Client } from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureRedisCluster, redisClusterUp, type Replica } from '../../src/cli/local-cluster';
+import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../support/client';
-import { createTestDatabase } from '../support/pg';
 import {
   callTotals,
   doneCount,
@@ -14,9 +11,8 @@ import {
   percentile,
   seedProject,
   startFleet,
-  stopAll,
+  useFleetFixture,
   waitUntil,
-  type SimAgent,
 } from '../support/sim-agent';
 
 // SIGKILL one of three replicas in the middle of a run: its agents move to the others, carry on
@@ -27,43 +23,25 @@ const AGENTS = 30;
 const TASKS = 150;
 
 describe('failover: SIGKILL a replica mid-run', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
-  let db: Client | undefined;
-  const replicas: Replica[] = [];
-  let agents: SimAgent[] = [];
-  let sampler: OwnershipSampler | undefined;
-
-  beforeAll(async () => {
-    if (!redisClusterUp()) ensureRedisCluster();
-    database = await createTestDatabase();
-    db = new Client({ connectionString: database.url });
-    await db.connect();
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled(agents.map((a) => a.stop()));
-    await sampler?.stop().catch(() => undefined);
-    await stopAll(replicas);
-    await db?.end().catch(() => undefined);
-    await database?.drop();
-  });
+  const f = useFleetFixture();
 
   it('agents of the killed replica are served again elsewhere and every task is completed exactly once', { timeout: 300_000 }, async () => {
-    const fleet = fleetEnv(database!.url);
-    const started = await startFleet(PORTS, fleet.env, replicas);
+    const db = f.db!;
+    const fleet = fleetEnv(f.database!.url);
+    const started = await startFleet(PORTS, fleet.env, f.replicas);
     const urls = started.map((r) => r.url);
     const api = new ApiClient(urls[0], fleet.adminKey);
     const { projectId, apiKey, taskIds } = await seedProject(api, TASKS, 'sigkill');
-    agents = await makeAgents(api, apiKey, urls, AGENTS, { workMs: 100, callTimeoutMs: 10_000 });
+    const agents = (f.agents = await makeAgents(api, apiKey, urls, AGENTS, { workMs: 100, callTimeoutMs: 10_000 }));
 
-    sampler = new OwnershipSampler(db!, projectId);
+    const sampler = (f.sampler = new OwnershipSampler(db, projectId));
     sampler.start();
     const t0 = Date.now();
     const runs = agents.map((a) => a.start());
     const failed: unknown[] = [];
     runs.forEach((p) => p.catch((err: unknown) => failed.push(err)));
 
-    await waitUntil('30 completions before the kill', async () => (await doneCount(db!, projectId)) >= 30 || failed.length > 0, 60_000);
+    await waitUntil('30 completions before the kill', async () => (await doneCount(db, projectId)) >= 30 || failed.length > 0, 60_000);
     expect(failed).toEqual([]);
 
     const victim = started[1];
@@ -74,13 +52,13 @@ describe('failover: SIGKILL a replica mid-run', () => {
     );
     const onVictim = agents.filter((a) => a.url === victim.url);
     const heldAtKill = onVictim.filter((a) => a.holding !== undefined).map((a) => ({ agent: a, taskId: a.holding! }));
-    const doneAtKill = await doneCount(db!, projectId);
+    const doneAtKill = await doneCount(db, projectId);
     const killAt = Date.now();
     victim.proc.kill('SIGKILL');
     const exit = await victim.exited;
     expect(exit.signal).toBe('SIGKILL');
 
-    await waitUntil(`all ${TASKS} tasks done`, async () => (await doneCount(db!, projectId)) === TASKS || failed.length > 0, 120_000, 200);
+    await waitUntil(`all ${TASKS} tasks done`, async () => (await doneCount(db, projectId)) === TASKS || failed.length > 0, 120_000, 200);
     expect(failed).toEqual([]);
     const runMs = Date.now() - t0;
     await Promise.all(agents.map((a) => a.stop()));
@@ -98,7 +76,7 @@ describe('failover: SIGKILL a replica mid-run', () => {
     for (const a of agents.filter((x) => !onVictim.includes(x))) expect(a.interruptions).toEqual([]);
 
     // Postgres: each task done, exactly one assignment, completed; nothing expired or still active.
-    const own = await ownership(db!, projectId);
+    const own = await ownership(db, projectId);
     expect(own.tasks).toBe(TASKS);
     expect(own.done).toBe(TASKS);
     expect(own.notCompletedOnce).toEqual([]);

@@ -1,9 +1,6 @@
 import { stripVTControlCharacters } from 'node:util';
-import { Client } from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureRedisCluster, redisClusterUp, type Replica } from '../../src/cli/local-cluster';
+import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../support/client';
-import { createTestDatabase } from '../support/pg';
 import {
   callTotals,
   doneCount,
@@ -16,10 +13,9 @@ import {
   seedProject,
   startFleet,
   sleep,
-  stopAll,
+  useFleetFixture,
   waitUntil,
   type CallRecord,
-  type SimAgent,
 } from '../support/sim-agent';
 
 // SIGTERM one of three replicas while its agents have calls in flight: readiness turns 503, the
@@ -32,42 +28,24 @@ const TASKS = 150;
 const BURST_PER_AGENT = 1;
 
 describe('failover: SIGTERM drains a replica', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
-  let db: Client | undefined;
-  const replicas: Replica[] = [];
-  let agents: SimAgent[] = [];
-  let sampler: OwnershipSampler | undefined;
-
-  beforeAll(async () => {
-    if (!redisClusterUp()) ensureRedisCluster();
-    database = await createTestDatabase();
-    db = new Client({ connectionString: database.url });
-    await db.connect();
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled(agents.map((a) => a.stop()));
-    await sampler?.stop().catch(() => undefined);
-    await stopAll(replicas);
-    await db?.end().catch(() => undefined);
-    await database?.drop();
-  });
+  const f = useFleetFixture();
 
   it('answers every call in flight, exits 0, and leaves the leases to the agents who carry on elsewhere', { timeout: 300_000 }, async () => {
-    const fleet = fleetEnv(database!.url, { DRAIN_NOTICE_MS: '300', SHUTDOWN_GRACE_MS: '10000', LOG_LEVEL: 'log' });
-    const started = await startFleet(PORTS, fleet.env, replicas);
+    const db = f.db!;
+    const fleet = fleetEnv(f.database!.url, { DRAIN_NOTICE_MS: '300', SHUTDOWN_GRACE_MS: '10000', LOG_LEVEL: 'log' });
+    const started = await startFleet(PORTS, fleet.env, f.replicas);
     const urls = started.map((r) => r.url);
     const api = new ApiClient(urls[0], fleet.adminKey);
     const { projectId, apiKey, taskIds } = await seedProject(api, TASKS, 'sigterm');
-    agents = await makeAgents(api, apiKey, urls, AGENTS, { workMs: 100, callTimeoutMs: 10_000 });
+    const agents = (f.agents = await makeAgents(api, apiKey, urls, AGENTS, { workMs: 100, callTimeoutMs: 10_000 }));
 
-    sampler = new OwnershipSampler(db!, projectId);
+    const sampler = (f.sampler = new OwnershipSampler(db, projectId));
     sampler.start();
     const runs = agents.map((a) => a.start());
     const failed: unknown[] = [];
     runs.forEach((p) => p.catch((err: unknown) => failed.push(err)));
 
-    await waitUntil('30 completions before the drain', async () => (await doneCount(db!, projectId)) >= 30 || failed.length > 0, 60_000);
+    await waitUntil('30 completions before the drain', async () => (await doneCount(db, projectId)) >= 30 || failed.length > 0, 60_000);
     expect(failed).toEqual([]);
 
     const victim = started[2];
@@ -109,7 +87,7 @@ describe('failover: SIGTERM drains a replica', () => {
     const burstCalls = (await Promise.all(bursts)).flat();
     expect(exit).toEqual({ code: 0, signal: null });
 
-    await waitUntil(`all ${TASKS} tasks done`, async () => (await doneCount(db!, projectId)) === TASKS || failed.length > 0, 120_000, 200);
+    await waitUntil(`all ${TASKS} tasks done`, async () => (await doneCount(db, projectId)) === TASKS || failed.length > 0, 120_000, 200);
     expect(failed).toEqual([]);
     await Promise.all(agents.map((a) => a.stop()));
     await sampler.stop();
@@ -143,7 +121,7 @@ describe('failover: SIGTERM drains a replica', () => {
     const sentAfter = toVictim.filter((c) => c.sentAt > termAt);
 
     // No task changed hands: one assignment per task, completed; none expired.
-    const own = await ownership(db!, projectId);
+    const own = await ownership(db, projectId);
     expect(own.done).toBe(TASKS);
     expect(own.notCompletedOnce).toEqual([]);
     expect(own.expired).toBe(0);

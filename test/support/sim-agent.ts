@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { io, type Socket } from 'socket.io-client';
-import { clusterEnv, startReplica, stopReplica, type Replica } from '../../src/cli/local-cluster';
+import { afterAll, beforeAll } from 'vitest';
+import { clusterEnv, ensureRedisCluster, redisClusterUp, startReplica, stopReplica, type Replica } from '../../src/cli/local-cluster';
 import { ApiClient } from './client';
 import { TEST_REDIS_CLUSTER } from './env';
+import { createTestDatabase } from './pg';
 
 // A simulated AI coding agent for the cluster failover tests, plus the small fleet helpers the
 // failover files share (replica env, Postgres ownership checks, an ownership sampler, figures).
@@ -610,4 +612,43 @@ export function latencies(agents: readonly SimAgent[]): Record<string, string> {
     by.set(c.event, l);
   }
   return Object.fromEntries([...by].map(([e, l]) => [e, `n=${l.length} p50=${percentile(l, 50)} p95=${percentile(l, 95)} max=${Math.max(...l)}`]));
+}
+
+// ---- the fixture of a failover test -------------------------------------------------------------
+
+/** What a failover test holds: its own database, replicas, agents and ownership sampler. */
+export interface FleetFixture {
+  database?: Awaited<ReturnType<typeof createTestDatabase>>;
+  db?: Client;
+  replicas: Replica[];
+  agents: SimAgent[];
+  sampler?: OwnershipSampler;
+}
+
+/**
+ * Registers the setup and teardown every failover test shares: a fresh database before, and after
+ * (even on failure) agents, sampler and replicas stopped and the database dropped. `before` runs
+ * first (default: make sure the Redis Cluster is up); `after` runs last, whatever happened.
+ */
+export function useFleetFixture(opts: { before?: () => Promise<void>; after?: () => Promise<void> } = {}): FleetFixture {
+  const f: FleetFixture = { replicas: [], agents: [] };
+  beforeAll(async () => {
+    if (opts.before) await opts.before();
+    else if (!redisClusterUp()) ensureRedisCluster();
+    f.database = await createTestDatabase();
+    f.db = new Client({ connectionString: f.database.url });
+    await f.db.connect();
+  });
+  afterAll(async () => {
+    try {
+      await Promise.allSettled(f.agents.map((a) => a.stop()));
+      await f.sampler?.stop().catch(() => undefined);
+      await stopAll(f.replicas);
+      await f.db?.end().catch(() => undefined);
+      await f.database?.drop();
+    } finally {
+      await opts.after?.();
+    }
+  });
+  return f;
 }

@@ -36,7 +36,6 @@ export class AppConfig {
   readonly retryAfterSeconds: number;
   readonly agentDefaultCapacity: number;
   readonly maxMessageBytes: number;
-  readonly seedFile?: string;
   readonly redis: { readonly clusterNodes?: { host: string; port: number }[]; readonly url?: string; readonly keyPrefix: string };
   readonly replicaId: string;
   /** Internal port for health and metrics (0 = any free port); null when disabled. */
@@ -91,7 +90,6 @@ export class AppConfig {
     this.retryAfterSeconds = raw.RETRY_AFTER_SECONDS;
     this.agentDefaultCapacity = raw.AGENT_DEFAULT_CAPACITY;
     this.maxMessageBytes = raw.MAX_MESSAGE_BYTES;
-    this.seedFile = raw.PM_AGENT_SEED_FILE;
     this.redis = {
       clusterNodes: raw.REDIS_CLUSTER_NODES?.split(',').map((hp) => {
         const [host, port] = hp.split(':');

@@ -71,7 +71,6 @@ export const configSchema = z.object({
   CONSUL_CHECK_INTERVAL: z.string().regex(/^\d+(ms|s|m)$/).default('10s'),
   CONSUL_CHECK_TIMEOUT: z.string().regex(/^\d+(ms|s|m)$/).default('2s'),
   CONSUL_DEREGISTER_AFTER: z.string().regex(/^\d+(ms|s|m|h)$/).default('1m'),
-  PM_AGENT_SEED_FILE: z.string().min(1).optional(),
   PM_AGENT_GENERATE_SECRETS: bool.optional(),
 });
 

@@ -30,11 +30,6 @@ export class PushService {
     this.ns.to(agentIds.map((a) => agentRoom(projectId, a))).emit(event, payload);
   }
 
-  toProject<E extends keyof PushEvents>(projectId: string, event: E, payload: PushEvents[E]): void {
-    if (!this.ns) return;
-    this.ns.to(projectRoom(projectId)).emit(event, payload);
-  }
-
   toAll<E extends keyof PushEvents>(event: E, payload: PushEvents[E]): void {
     if (!this.ns) {
       this.logger.debug(`no namespace attached; ${event} not sent`);

@@ -8,6 +8,14 @@ export interface Queryable {
   query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
+// Transactions (by their client) that wrote outbox rows: only their commits wake the relay.
+const wroteOutbox = new WeakSet<object>();
+
+/** Marks the running transaction as one that announced an event (see Db.onOutboxCommit). */
+export function noteOutboxWrite(q: Queryable): void {
+  wroteOutbox.add(q);
+}
+
 const RETRYABLE = new Set([
   '23505', // unique_violation: a concurrent claim won the race; the partial indexes said no
   '40001', // serialization_failure
@@ -82,7 +90,7 @@ export class Db implements Queryable {
         await client.query('BEGIN');
         const result = await fn(client);
         await client.query('COMMIT');
-        for (const l of this.commitListeners) l();
+        if (wroteOutbox.delete(client)) for (const l of this.commitListeners) l();
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -90,13 +98,14 @@ export class Db implements Queryable {
         if (code && RETRYABLE.has(code) && attempt < attempts) continue;
         throw err;
       } finally {
+        wroteOutbox.delete(client);
         client.release();
       }
     }
   }
 
-  /** Called after every committed transaction (the outbox relay uses it to publish promptly). */
-  onCommit(listener: () => void): void {
+  /** Called after each commit that wrote outbox rows (the relay then publishes promptly). */
+  onOutboxCommit(listener: () => void): void {
     this.commitListeners.push(listener);
   }
 

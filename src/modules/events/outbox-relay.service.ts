@@ -41,7 +41,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
   onApplicationBootstrap(): void {
     // Off (OUTBOX_RELAY_ENABLED=false): rows stay unsent until another replica's relay takes them.
     if (!this.config.outbox.relayEnabled) return;
-    this.db.onCommit(() => this.nudge());
+    this.db.onOutboxCommit(() => this.nudge());
     this.schedule(0);
   }
 

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../infra/database/db';
+import { noteOutboxWrite, type Queryable } from '../../infra/database/db';
 import type { DomainEvent } from './event-types';
 
 /** Writes an event row; call it inside the transaction whose change it announces. */
@@ -9,4 +9,5 @@ export async function recordEvent(q: Queryable, event: DomainEvent): Promise<voi
     event.type,
     JSON.stringify(event.payload),
   ]);
+  noteOutboxWrite(q);
 }

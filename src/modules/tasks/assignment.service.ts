@@ -101,12 +101,17 @@ export class AssignmentService {
       aggregateId: task.id,
       payload: { task_id: task.id, agent_id: agent.id, agent_name: agent.name, assigned_at: now.toISOString(), fencing_token: assignment.fencing_token, lease_expires_at: lease.expiresAt.toISOString() },
     });
-    return this.taskAnswer(c, updated.rows[0], assignment);
+    return this.taskAnswer(c, updated.rows[0], assignment, deps);
   }
 
   /** The `task` of a request_next_task answer (original field names plus the lease). */
-  async taskAnswer(c: PoolClient, task: TaskRow, assignment: AssignmentRow): Promise<Record<string, unknown>> {
-    const deps = await dependencySummaries(c, task.id);
+  async taskAnswer(
+    c: PoolClient,
+    task: TaskRow,
+    assignment: AssignmentRow,
+    known?: { id: string; name: string; status: string }[],
+  ): Promise<Record<string, unknown>> {
+    const deps = known ?? (await dependencySummaries(c, task.id));
     const decisions = await c.query<{ task_id: string; decision: string; agent_id: string }>(
       `SELECT d.task_id, d.decision, d.agent_id FROM decisions d
        WHERE d.task_id = $1 OR d.task_id IN (SELECT depends_on FROM task_dependencies WHERE task_id = $1)

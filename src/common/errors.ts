@@ -32,7 +32,25 @@ export enum TaskErrorCode {
   IDEMPOTENCY_CONFLICT = 'IDEMPOTENCY_CONFLICT',
 }
 
-export type ErrorCode = CommonErrorCode | AuthErrorCode | ProjectErrorCode | AgentErrorCode | TaskErrorCode;
+export enum KanbanErrorCode {
+  /** Network error, timeout or 5xx from the board's API. Counts toward the breaker. */
+  BOARD_UNAVAILABLE = 'BOARD_UNAVAILABLE',
+  /** The board's API asked us to wait longer than we are willing to block. */
+  BOARD_RATE_LIMITED = 'BOARD_RATE_LIMITED',
+  /** Credentials refused (401/403 without a rate limit). */
+  BOARD_AUTH_FAILED = 'BOARD_AUTH_FAILED',
+  BOARD_NOT_FOUND = 'BOARD_NOT_FOUND',
+  /** The board refused the request as invalid (other 4xx, GraphQL errors). */
+  BOARD_REJECTED = 'BOARD_REJECTED',
+  /** The board answered something we cannot read. */
+  BOARD_BAD_RESPONSE = 'BOARD_BAD_RESPONSE',
+  /** The breaker is open: the call was not attempted. */
+  BOARD_BREAKER_OPEN = 'BOARD_BREAKER_OPEN',
+  BOARD_NOT_CONFIGURED = 'BOARD_NOT_CONFIGURED',
+  WEBHOOK_SIGNATURE_INVALID = 'WEBHOOK_SIGNATURE_INVALID',
+}
+
+export type ErrorCode = CommonErrorCode | AuthErrorCode | ProjectErrorCode | AgentErrorCode | TaskErrorCode | KanbanErrorCode;
 
 /** A failure the caller can act on. `details` is merged into the error answer (never secrets). */
 export class AppError extends Error {
@@ -50,17 +68,21 @@ export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
     case CommonErrorCode.VALIDATION_FAILED:
     case TaskErrorCode.INVALID_DEPENDENCY:
+    case KanbanErrorCode.BOARD_NOT_CONFIGURED:
+    case KanbanErrorCode.BOARD_REJECTED:
     case CommonErrorCode.UNKNOWN_TOOL:
       return 400;
     case CommonErrorCode.UNAUTHORIZED:
     case AuthErrorCode.INVALID_API_KEY:
     case AuthErrorCode.INVALID_TOKEN:
+    case KanbanErrorCode.WEBHOOK_SIGNATURE_INVALID:
       return 401;
     case CommonErrorCode.FORBIDDEN:
       return 403;
     case CommonErrorCode.NOT_FOUND:
     case ProjectErrorCode.PROJECT_NOT_FOUND:
     case TaskErrorCode.TASK_NOT_FOUND:
+    case KanbanErrorCode.BOARD_NOT_FOUND:
     case AgentErrorCode.AGENT_NOT_REGISTERED:
       return 404;
     case TaskErrorCode.STALE_COMPLETION:
@@ -69,9 +91,15 @@ export function httpStatusOf(code: ErrorCode): number {
     case CommonErrorCode.PAYLOAD_TOO_LARGE:
       return 413;
     case CommonErrorCode.RATE_LIMITED:
+    case KanbanErrorCode.BOARD_RATE_LIMITED:
       return 429;
     case CommonErrorCode.UNAVAILABLE:
+    case KanbanErrorCode.BOARD_UNAVAILABLE:
+    case KanbanErrorCode.BOARD_BREAKER_OPEN:
       return 503;
+    case KanbanErrorCode.BOARD_AUTH_FAILED:
+    case KanbanErrorCode.BOARD_BAD_RESPONSE:
+      return 502;
     case CommonErrorCode.INTERNAL:
       return 500;
   }

@@ -1,0 +1,27 @@
+import { KanbanErrorCode } from '../../../common/errors';
+import { KanbanError } from '../kanban-error';
+import type { BoardHttp } from './board-http';
+
+interface GraphQLAnswer<T> {
+  data?: T | null;
+  errors?: { message?: string; type?: string; extensions?: { code?: string } }[];
+}
+
+/**
+ * POSTs one GraphQL document. GraphQL errors become BOARD_REJECTED (or BOARD_RATE_LIMITED /
+ * BOARD_NOT_FOUND when the API says so); the documents themselves are validated against the
+ * published schemas in the test suite.
+ */
+export async function graphqlRequest<T>(http: BoardHttp, p: { path: string; query: string; variables?: Record<string, unknown>; signal?: AbortSignal }): Promise<T> {
+  const res = await http.request<GraphQLAnswer<T>>({ method: 'POST', path: p.path, body: { query: p.query, variables: p.variables ?? {} }, signal: p.signal });
+  const errors = res.body?.errors ?? [];
+  if (errors.length > 0) {
+    const kinds = errors.map((e) => e.type ?? e.extensions?.code ?? '');
+    const msg = errors.map((e) => e.message ?? 'error').join('; ').slice(0, 500);
+    if (kinds.some((k) => /RATE_?LIMITED/i.test(k))) throw new KanbanError(KanbanErrorCode.BOARD_RATE_LIMITED, `${http.provider} GraphQL: ${msg}`, { provider: http.provider });
+    if (kinds.some((k) => k === 'NOT_FOUND') && !res.body?.data) throw new KanbanError(KanbanErrorCode.BOARD_NOT_FOUND, `${http.provider} GraphQL: ${msg}`, { provider: http.provider });
+    throw new KanbanError(KanbanErrorCode.BOARD_REJECTED, `${http.provider} GraphQL: ${msg}`, { provider: http.provider });
+  }
+  if (!res.body?.data) throw new KanbanError(KanbanErrorCode.BOARD_BAD_RESPONSE, `${http.provider} GraphQL: answer without data`, { provider: http.provider });
+  return res.body.data;
+}

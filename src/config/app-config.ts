@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { configSchema, type RawConfig } from './config.schema';
+import { BOARD_SECRET_ENV, configSchema, type RawConfig } from './config.schema';
 import type { LeaseSchedule } from '../modules/tasks/lease';
 
 export class ConfigError extends Error {}
@@ -14,7 +14,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): RawConfig {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  return result.data;
+  const boardSecrets = Object.fromEntries(Object.entries(blanksRemoved).filter(([k]) => BOARD_SECRET_ENV.test(k))) as Record<string, string>;
+  return { ...result.data, BOARD_SECRETS: boardSecrets };
 }
 
 /** The one validated config object. Nothing else reads process.env. */
@@ -63,6 +64,28 @@ export class AppConfig {
   readonly rateLimits: { readonly agentPerMinute: number; readonly handshakePerMinute: number };
   readonly presence: { readonly ttlSeconds: number; readonly heartbeatMs: number };
   readonly shutdown: { readonly graceMs: number; readonly drainNoticeMs: number };
+  readonly kanban: {
+    readonly syncIntervalMs: number;
+    readonly writebackIntervalMs: number;
+    readonly httpTimeoutMs: number;
+    readonly httpMaxRetries: number;
+    readonly httpConnections: number;
+    readonly rateLimitMaxWaitMs: number;
+    readonly breakerFailures: number;
+    readonly breakerResetMs: number;
+    readonly cacheTtlMs: number;
+    readonly localCacheTtlMs: number;
+  };
+  readonly leaderElection: {
+    readonly mode: 'kubernetes' | 'postgres' | 'local';
+    readonly name: string;
+    readonly namespace?: string;
+    readonly leaseSeconds: number;
+    readonly renewDeadlineSeconds: number;
+    readonly retrySeconds: number;
+  };
+  /** Board credentials by variable name (PM_AGENT_BOARD_*); never logged. */
+  private readonly boardSecrets: Readonly<Record<string, string>>;
   /** Generating secrets is an embedded-mode convenience; cluster replicas must share them. */
   readonly generateSecrets: boolean;
 
@@ -131,8 +154,36 @@ export class AppConfig {
     this.rateLimits = { agentPerMinute: raw.RATE_LIMIT_AGENT_PER_MINUTE, handshakePerMinute: raw.RATE_LIMIT_HANDSHAKE_PER_MINUTE };
     this.presence = { ttlSeconds: raw.PRESENCE_TTL_SECONDS, heartbeatMs: raw.PRESENCE_HEARTBEAT_MS };
     this.shutdown = { graceMs: raw.SHUTDOWN_GRACE_MS, drainNoticeMs: raw.DRAIN_NOTICE_MS };
+    this.kanban = {
+      syncIntervalMs: raw.KANBAN_SYNC_INTERVAL_SECONDS * 1000,
+      writebackIntervalMs: raw.KANBAN_WRITEBACK_INTERVAL_MS,
+      httpTimeoutMs: raw.KANBAN_HTTP_TIMEOUT_MS,
+      httpMaxRetries: raw.KANBAN_HTTP_MAX_RETRIES,
+      httpConnections: raw.KANBAN_HTTP_CONNECTIONS,
+      rateLimitMaxWaitMs: raw.KANBAN_RATE_LIMIT_MAX_WAIT_MS,
+      breakerFailures: raw.KANBAN_BREAKER_FAILURES,
+      breakerResetMs: raw.KANBAN_BREAKER_RESET_MS,
+      cacheTtlMs: raw.KANBAN_CACHE_TTL_MS,
+      localCacheTtlMs: raw.KANBAN_LOCAL_CACHE_TTL_MS,
+    };
+    // In a pod: a Lease; with a shared database: an advisory lock; alone: always the leader.
+    const mode = raw.LEADER_ELECTION === 'auto' ? (raw.KUBERNETES_SERVICE_HOST ? 'kubernetes' : raw.DATABASE_URL ? 'postgres' : 'local') : raw.LEADER_ELECTION;
+    this.leaderElection = {
+      mode,
+      name: raw.LEADER_ELECTION_NAME,
+      namespace: raw.LEADER_ELECTION_NAMESPACE,
+      leaseSeconds: raw.LEADER_LEASE_SECONDS,
+      renewDeadlineSeconds: Math.min(raw.LEADER_RENEW_DEADLINE_SECONDS, raw.LEADER_LEASE_SECONDS),
+      retrySeconds: raw.LEADER_RETRY_SECONDS,
+    };
+    this.boardSecrets = raw.BOARD_SECRETS ?? {};
     // Replicas sharing a database or Redis must share secrets: generation is embedded-only.
     this.generateSecrets = raw.PM_AGENT_GENERATE_SECRETS ?? (this.database.url === undefined && !this.sharedState);
+  }
+
+  /** A board credential by variable name; only PM_AGENT_BOARD_* variables are readable. */
+  boardSecret(name: string): string | undefined {
+    return BOARD_SECRET_ENV.test(name) ? this.boardSecrets[name] : undefined;
   }
 
   /** Shared state across replicas lives in Redis (a Cluster or a single server). */

@@ -72,6 +72,26 @@ export const configSchema = z.object({
   CONSUL_CHECK_TIMEOUT: z.string().regex(/^\d+(ms|s|m)$/).default('2s'),
   CONSUL_DEREGISTER_AFTER: z.string().regex(/^\d+(ms|s|m|h)$/).default('1m'),
   PM_AGENT_GENERATE_SECRETS: bool.optional(),
+  KANBAN_SYNC_INTERVAL_SECONDS: int(5, 86_400).default(60),
+  KANBAN_WRITEBACK_INTERVAL_MS: int(50, 600_000).default(500),
+  KANBAN_HTTP_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  KANBAN_HTTP_MAX_RETRIES: int(0, 10).default(3),
+  KANBAN_HTTP_CONNECTIONS: int(1, 256).default(16),
+  KANBAN_RATE_LIMIT_MAX_WAIT_MS: int(0, 3_600_000).default(30_000),
+  KANBAN_BREAKER_FAILURES: int(1, 1000).default(5),
+  KANBAN_BREAKER_RESET_MS: int(100, 3_600_000).default(60_000),
+  KANBAN_CACHE_TTL_MS: int(0, 3_600_000).default(30_000),
+  KANBAN_LOCAL_CACHE_TTL_MS: int(0, 3_600_000).default(2_000),
+  LEADER_ELECTION: z.enum(['auto', 'kubernetes', 'postgres', 'local']).default('auto'),
+  LEADER_ELECTION_NAME: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/).default('pm-agent-leader'),
+  LEADER_ELECTION_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/).optional(),
+  LEADER_LEASE_SECONDS: int(2, 3600).default(15),
+  LEADER_RENEW_DEADLINE_SECONDS: num(1, 3600).default(10),
+  LEADER_RETRY_SECONDS: num(0.1, 600).default(2),
+  KUBERNETES_SERVICE_HOST: z.string().optional(),
 });
 
-export type RawConfig = z.infer<typeof configSchema>;
+/** Board credentials are read from variables with this prefix, named in each project's board settings. */
+export const BOARD_SECRET_ENV = /^PM_AGENT_BOARD_[A-Z0-9_]{1,64}$/;
+
+export type RawConfig = z.infer<typeof configSchema> & { BOARD_SECRETS?: Readonly<Record<string, string>> };

@@ -20,6 +20,8 @@ export interface BoardHttpOptions {
   dispatcher?: Dispatcher;
   /** Rate limits some APIs report in the body of an error (Linear: HTTP 400, extensions.code RATELIMITED). */
   rateLimitedBody?: (status: number, text: string) => boolean;
+  /** Refused credentials some APIs report as another status (Linear: HTTP 400, AUTHENTICATION_ERROR). */
+  authFailedBody?: (status: number, text: string) => boolean;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
   random?: () => number;
@@ -32,6 +34,12 @@ export interface HttpRequest {
   body?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /**
+   * Safe to send again after a timeout or a 5xx (default: GET, PUT, DELETE). A request that is not
+   * (a POST creating something) is retried only when the API said it did nothing: a rate limit, a
+   * 503, or a connection that was refused.
+   */
+  idempotent?: boolean;
 }
 
 export interface HttpResponse<T> {
@@ -82,6 +90,7 @@ export class BoardHttp {
       let status: number | null = null;
       let headers: Record<string, string | undefined> = {};
       let text = '';
+      let refused = false;
       try {
         const res = await this.pool.request({
           origin: this.base.origin,
@@ -89,6 +98,7 @@ export class BoardHttp {
           method: req.method,
           headers: {
             accept: 'application/json',
+            'user-agent': 'pm-agent', // GitHub refuses requests without one
             ...(req.body !== undefined ? { 'content-type': 'application/json' } : {}),
             ...(this.opts.headers ? await this.opts.headers() : {}),
             ...req.headers,
@@ -103,14 +113,20 @@ export class BoardHttp {
         text = await res.body.text();
       } catch (err) {
         if (req.signal?.aborted) throw new KanbanError(KanbanErrorCode.BOARD_UNAVAILABLE, `${what}: aborted`, { provider: this.opts.provider });
+        refused = (err as { code?: unknown }).code === 'ECONNREFUSED';
         if (attempt >= this.maxRetries) {
           throw new KanbanError(KanbanErrorCode.BOARD_UNAVAILABLE, `${what}: ${networkReason(err)}`, { provider: this.opts.provider });
         }
       }
-      if (status !== null && status < 400) return { status, headers, body: parse<T>(text, what, this.opts.provider) };
-      if (status !== null && status !== 429 && this.opts.rateLimitedBody?.(status, text)) status = 429;
+      // Some APIs report a rate limit in a 200 (GitHub GraphQL's primary limit) or a 400 (Linear).
+      const limited = status !== null && status !== 429 && this.opts.rateLimitedBody?.(status, text) === true;
+      if (status !== null && status < 400 && !limited) return { status, headers, body: parse<T>(text, what, this.opts.provider) };
+      if (limited) status = 429;
+      else if (status !== null && status < 500 && this.opts.authFailedBody?.(status, text)) status = 401;
       const d = retryDecision({ status, headers, attempt, nowMs: this.now(), baseMs: this.retryBaseMs, random: this.random() });
-      if (!d.retry || attempt >= this.maxRetries || (d.rateLimited && d.delayMs > this.maxRateLimitWaitMs)) {
+      const idempotent = req.idempotent ?? (req.method !== 'POST' && req.method !== 'PATCH');
+      const unprocessed = d.retry && (d.rateLimited || status === 503 || refused);
+      if (!d.retry || (!idempotent && !unprocessed) || attempt >= this.maxRetries || (d.rateLimited && d.delayMs > this.maxRateLimitWaitMs)) {
         throw this.failure(what, status, headers, d.retry && d.rateLimited ? d.delayMs : undefined);
       }
       await this.sleep(d.delayMs);

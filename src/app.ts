@@ -13,7 +13,7 @@ const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose']
 export async function startApp(env: NodeJS.ProcessEnv = process.env): Promise<{ app: INestApplication; config: AppConfig; url: string }> {
   const config = new AppConfig(parseConfig(env));
   const logger = LEVELS.slice(0, LEVELS.indexOf(config.logLevel === 'log' ? 'log' : config.logLevel) + 1);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger, bodyParser: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger, bodyParser: false, rawBody: true });
   app.useBodyParser('json', { limit: config.maxMessageBytes });
   app.useGlobalFilters(new HttpExceptionFilter());
   app.useWebSocketAdapter(new SocketIoAdapter(app, config, app.get(SharedState).redis));

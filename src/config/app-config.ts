@@ -173,8 +173,9 @@ export class AppConfig {
       name: raw.LEADER_ELECTION_NAME,
       namespace: raw.LEADER_ELECTION_NAMESPACE,
       leaseSeconds: raw.LEADER_LEASE_SECONDS,
-      renewDeadlineSeconds: Math.min(raw.LEADER_RENEW_DEADLINE_SECONDS, raw.LEADER_LEASE_SECONDS),
-      retrySeconds: raw.LEADER_RETRY_SECONDS,
+      // client-go's rules: lease > renew deadline > 1.2 × retry period.
+      renewDeadlineSeconds: Math.min(raw.LEADER_RENEW_DEADLINE_SECONDS, raw.LEADER_LEASE_SECONDS - 1),
+      retrySeconds: Math.min(raw.LEADER_RETRY_SECONDS, Math.min(raw.LEADER_RENEW_DEADLINE_SECONDS, raw.LEADER_LEASE_SECONDS - 1) / 1.25),
     };
     this.boardSecrets = raw.BOARD_SECRETS ?? {};
     // Replicas sharing a database or Redis must share secrets: generation is embedded-only.

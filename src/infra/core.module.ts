@@ -1,9 +1,11 @@
-import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, DynamicModule, Global, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { resolveSecrets, Secrets } from '../config/secrets';
 import { PushService } from '../modules/events/push.service';
 import { Lifecycle } from '../modules/health/lifecycle';
 import { Db } from './database/db';
+import { createLeaderElector } from './leader/create-elector';
+import { LeaderElector } from './leader/leader-elector';
 import { MetricsService } from './metrics/metrics.service';
 import { Presence } from './shared-state/presence';
 import { RateLimiter } from './shared-state/rate-limiter';
@@ -17,6 +19,23 @@ class Closer implements OnApplicationShutdown {
   ) {}
   async onApplicationShutdown(): Promise<void> {
     await Promise.allSettled([this.db.close(), this.shared.close()]);
+  }
+}
+
+/** Campaigns for leadership once the app is up; steps down (releasing the lock or Lease) before it closes. */
+@Injectable()
+class LeaderLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(
+    @Inject(LeaderElector) private readonly elector: LeaderElector,
+    @Inject(MetricsService) metrics: MetricsService,
+  ) {
+    metrics.setSource('pm_agent_leader', () => (elector.isLeader() ? 1 : 0));
+  }
+  async onApplicationBootstrap(): Promise<void> {
+    await this.elector.start();
+  }
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.elector.stop();
   }
 }
 
@@ -40,12 +59,14 @@ export class CoreModule {
         { provide: SharedState, useFactory: () => SharedState.create(config) },
         { provide: RateLimiter, useFactory: (s: SharedState) => s.rateLimiter, inject: [SharedState] },
         { provide: Presence, useFactory: (s: SharedState) => s.presence, inject: [SharedState] },
+        { provide: LeaderElector, useFactory: () => createLeaderElector(config) },
+        LeaderLifecycle,
         Closer,
         Lifecycle,
         PushService,
         MetricsService,
       ],
-      exports: [AppConfig, Secrets, Db, Lifecycle, PushService, SharedState, RateLimiter, Presence, MetricsService],
+      exports: [AppConfig, Secrets, Db, LeaderElector, Lifecycle, PushService, SharedState, RateLimiter, Presence, MetricsService],
     };
   }
 }

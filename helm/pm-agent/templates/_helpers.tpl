@@ -114,6 +114,10 @@ CONSUL_CHECK_INTERVAL: {{ .Values.consul.checkInterval | quote }}
 CONSUL_CHECK_TIMEOUT: {{ .Values.consul.checkTimeout | quote }}
 CONSUL_DEREGISTER_AFTER: {{ .Values.consul.deregisterAfter | quote }}
 {{- end }}
+KANBAN_SYNC_INTERVAL_SECONDS: {{ .Values.kanban.syncIntervalSeconds | quote }}
+LEADER_ELECTION: {{ .Values.leaderElection.mode | quote }}
+LEADER_ELECTION_NAME: {{ include "pm-agent.fullname" . | quote }}
+LEADER_LEASE_SECONDS: {{ .Values.leaderElection.leaseSeconds | quote }}
 {{- range $k, $v := .Values.config.extra }}
 {{ $k }}: {{ $v | toString | quote }}
 {{- end }}
@@ -218,10 +222,10 @@ needs it); with the chart's Secret only the keys it holds.
 {{- fail "config.managementPort must differ from config.port" }}
 {{- end }}
 {{- $secretVars := list "DATABASE_URL" "REDIS_URL" "RABBITMQ_URL" "PM_AGENT_ADMIN_KEY" "PM_AGENT_JWT_SECRET" "ANTHROPIC_API_KEY" "CONSUL_HTTP_TOKEN" }}
-{{- $managed := list "PORT" "HOST" "MANAGEMENT_ENABLED" "MANAGEMENT_PORT" "LOG_LEVEL" "SHUTDOWN_GRACE_MS" "DRAIN_NOTICE_MS" "PM_AGENT_DATA_DIR" "DATABASE_POOL_MAX" "DATABASE_STATEMENT_TIMEOUT_MS" "REDIS_CLUSTER_NODES" "REDIS_KEY_PREFIX" "RABBITMQ_QUEUE_TYPE" "RABBITMQ_PREFETCH" "REPLICA_ID" "CONSUL_HTTP_ADDR" "CONSUL_SERVICE_ADDRESS" "CONSUL_SERVICE_NAME" "CONSUL_TAGS" "CONSUL_META" "CONSUL_CHECK_INTERVAL" "CONSUL_CHECK_TIMEOUT" "CONSUL_DEREGISTER_AFTER" }}
+{{- $managed := list "PORT" "HOST" "MANAGEMENT_ENABLED" "MANAGEMENT_PORT" "LOG_LEVEL" "SHUTDOWN_GRACE_MS" "DRAIN_NOTICE_MS" "PM_AGENT_DATA_DIR" "DATABASE_POOL_MAX" "DATABASE_STATEMENT_TIMEOUT_MS" "REDIS_CLUSTER_NODES" "REDIS_KEY_PREFIX" "RABBITMQ_QUEUE_TYPE" "RABBITMQ_PREFETCH" "REPLICA_ID" "CONSUL_HTTP_ADDR" "CONSUL_SERVICE_ADDRESS" "CONSUL_SERVICE_NAME" "CONSUL_TAGS" "CONSUL_META" "CONSUL_CHECK_INTERVAL" "CONSUL_CHECK_TIMEOUT" "CONSUL_DEREGISTER_AFTER" "KANBAN_SYNC_INTERVAL_SECONDS" "LEADER_ELECTION" "LEADER_ELECTION_NAME" "LEADER_ELECTION_NAMESPACE" "LEADER_LEASE_SECONDS" }}
 {{- range $k, $_ := .Values.config.extra }}
-{{- if has $k $secretVars }}
-{{- fail (printf "config.extra.%s is a secret: set it through secrets / database.url / redis.url / rabbitmq.url, never in the ConfigMap" $k) }}
+{{- if or (has $k $secretVars) (hasPrefix "PM_AGENT_BOARD_" $k) }}
+{{- fail (printf "config.extra.%s is a secret: set it through secrets / database.url / redis.url / rabbitmq.url / kanban.existingSecret, never in the ConfigMap" $k) }}
 {{- end }}
 {{- if has $k $managed }}
 {{- fail (printf "config.extra.%s is set by the chart: use its own value instead" $k) }}

@@ -18,6 +18,8 @@ export class MetricsService {
   readonly leasesRecovered: Counter;
   readonly consumerFailures: Counter<'queue'>;
   readonly deadLettered: Counter<'queue'>;
+  readonly boardSyncs: Counter<'provider' | 'result'>;
+  readonly boardWritebacks: Counter<'provider' | 'result'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'pm_agent_' });
@@ -34,6 +36,15 @@ export class MetricsService {
     this.leasesRecovered = new Counter({ name: 'pm_agent_leases_recovered', help: 'Expired leases this replica returned to the pool', registers: r });
     this.consumerFailures = new Counter({ name: 'pm_agent_consumer_failures', help: 'Event handler failures', labelNames: ['queue'], registers: r });
     this.deadLettered = new Counter({ name: 'pm_agent_dead_lettered', help: 'Events sent to a dead-letter queue', labelNames: ['queue'], registers: r });
+    this.boardSyncs = new Counter({ name: 'pm_agent_kanban_syncs', help: 'Board imports run by this replica', labelNames: ['provider', 'result'], registers: r });
+    this.boardWritebacks = new Counter({
+      name: 'pm_agent_kanban_writebacks',
+      help: 'Board write-backs attempted by this replica (applied, retry, dead)',
+      labelNames: ['provider', 'result'],
+      registers: r,
+    });
+    this.sourced('pm_agent_leader', '1 while this replica is the elected leader (board sync and write-back)');
+    this.sourced('pm_agent_kanban_writebacks_pending', 'Board write-backs waiting for their board (all replicas)');
     this.sourced('pm_agent_leases_active', 'Leases held right now (all replicas)');
     this.sourced('pm_agent_leases_overdue', 'Leases past expiry and grace, awaiting the sweeper (all replicas)');
     this.sourced('pm_agent_outbox_pending', 'Outbox events not yet published (all replicas)');

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { KanbanModule } from '../kanban/kanban.module';
 import { HealthModule } from '../health/health.module';
 import { AgentsModule } from '../agents/agents.module';
 import { ProjectsModule } from '../projects/projects.module';
@@ -8,5 +9,5 @@ import { DrainService } from './drain.service';
 import { PresenceTracker } from './presence-tracker.service';
 import { ToolsService } from './tools.service';
 
-@Module({ imports: [AgentsModule, TasksModule, ProjectsModule, HealthModule], providers: [AgentsGateway, ToolsService, PresenceTracker, DrainService], exports: [DrainService, PresenceTracker] })
+@Module({ imports: [AgentsModule, TasksModule, ProjectsModule, HealthModule, KanbanModule], providers: [AgentsGateway, ToolsService, PresenceTracker, DrainService], exports: [DrainService, PresenceTracker] })
 export class ConnectionsModule {}

@@ -8,6 +8,7 @@ import { BlockerService } from '../tasks/blocker.service';
 import { ProgressService } from '../tasks/progress.service';
 import { ProjectStatusService } from '../tasks/project-status.service';
 import { TaskContextService } from '../tasks/task-context.service';
+import { BoardRegistry } from '../kanban/board-registry';
 import { toolSchemas, type ToolInput, type ToolName } from './tool-schemas';
 
 type Handlers = { [N in ToolName]: (who: AgentIdentity, input: ToolInput<N>) => Promise<object> };
@@ -24,16 +25,18 @@ export class ToolsService {
     blockers: BlockerService,
     status: ProjectStatusService,
     context: TaskContextService,
+    boards: BoardRegistry,
   ) {
+    const provider = async (projectId: string): Promise<string> => (await boards.settings(projectId)).provider;
     this.handlers = {
       register_agent: (who, i) => agents.register(who, i),
       request_next_task: (who, i) => assignment.requestNextTask(who, i.request_id),
       report_task_progress: (who, i) => progress.report(who, i),
       report_blocker: (who, i) => blockers.report(who, i),
-      get_project_status: (who) => status.status(who.projectId),
+      get_project_status: async (who) => ({ ...(await status.status(who.projectId)), provider: await provider(who.projectId) }),
       get_agent_status: (who) => agents.status(who),
       list_registered_agents: (who) => agents.list(who.projectId),
-      ping: async (_who, i) => ({ success: true, status: 'online', provider: 'builtin', echo: i.echo ?? 'pong', timestamp: new Date().toISOString() }),
+      ping: async (who, i) => ({ success: true, status: 'online', provider: await provider(who.projectId), echo: i.echo ?? 'pong', timestamp: new Date().toISOString() }),
       get_task_context: (who, i) => context.context(who, i.task_id),
       log_decision: (who, i) => context.logDecision(who, i),
       log_artifact: (who, i) => context.logArtifact(who, i),

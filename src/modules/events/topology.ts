@@ -41,7 +41,7 @@ export function topology(prefix = DEFAULT_PREFIX): Topology {
     eventsExchange: `${prefix}.events`,
     deadLetterExchange: `${prefix}.dlx`,
     queues: {
-      kanban: spec('kanban', ['task.assigned', 'task.progress', 'task.completed', 'task.blocked', 'lease.recovered'], true),
+      kanban: spec('kanban', ['task.created', 'task.assigned', 'task.progress', 'task.completed', 'task.blocked', 'lease.recovered'], true),
       ai: spec('ai', ['task.created', 'task.blocked', 'lease.recovered']),
       notifications: spec('notifications', ['task.created', 'task.completed', 'lease.recovered']),
     },

@@ -6,8 +6,8 @@ export type BreakerState = 'closed' | 'open' | 'half_open';
 
 /**
  * One circuit breaker per board (opossum). It opens after `failures` consecutive transient
- * failures (network, 5xx, rate limit, unreadable answers; a rejected request or a missing card says
- * nothing about the board's health and does not count), fails fast while open, and lets one trial
+ * failures (network, 5xx, rate limit, unreadable answers; a rejected request or a missing card is
+ * an answer, which proves the board is up, and resets the count), fails fast while open, and lets one trial
  * call through after `resetMs`; a success closes it.
  */
 export class BoardBreaker {

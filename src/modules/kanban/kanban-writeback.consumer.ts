@@ -25,8 +25,8 @@ export class KanbanWritebackConsumer {
     const settings = await this.boards.settings(event.project_id);
     if (settings.provider === 'builtin') {
       const effect = boardEffect(event);
-      if (!effect) return;
       await processOnce(this.db, 'kanban', event, async (c) => {
+        if (!effect) return; // recorded all the same: every event on the queue is handled once
         await c.query('INSERT INTO board_comments (project_id, task_id, body) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = $2)', [
           event.project_id,
           effect.taskId,
@@ -36,8 +36,8 @@ export class KanbanWritebackConsumer {
       return;
     }
     const op = writebackOp(event, settings);
-    if (!op) return;
     await processOnce(this.db, 'kanban', event, async (c) => {
+      if (!op) return;
       // A task imported from the board is already there: its task.created is not echoed back.
       await c.query(
         `INSERT INTO board_writebacks (project_id, task_id, event_id, op)

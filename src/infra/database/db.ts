@@ -50,8 +50,12 @@ export class Db implements Queryable {
       connectionTimeoutMillis: 10_000,
       idleTimeoutMillis: 30_000,
     });
-    // An idle client losing its server must not crash the process; the pool replaces it.
+    // A client losing its server must not crash the process: idle ones are reported by the pool
+    // and replaced; a checked-out one (between two statements of a transaction when Postgres
+    // restarts) emits 'error' on itself, so every client gets a listener. Its next query fails,
+    // and the pool discards it on release.
     pool.on('error', (err) => new Logger('Database').warn(`idle connection error: ${err.message}`));
+    pool.on('connect', (client) => client.on('error', (err) => new Logger('Database').warn(`connection error: ${err.message}`)));
     const db = new Db(pool, embedded);
     if (opts.migrate !== false) await runMigrations(url);
     db.logger.log(embedded ? 'embedded Postgres (PGlite) ready' : 'connected to Postgres');

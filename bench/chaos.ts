@@ -35,7 +35,7 @@
 //   BENCH_LATENCY_PHASE_S=20      latency case: how long the delay stays on
 //   BENCH_DRAIN_S=90              longest wait for the last tasks, events and consumers after the run
 //   BENCH_CALL_TIMEOUT_MS=5000    agent's per-attempt call timeout (then it retries, same request_id)
-//   BENCH_BASE_PORT=3560          replicas on BASE..BASE+2 (management +1000); latency proxies on BASE+30..BASE+36
+//   BENCH_BASE_PORT=3560          replicas on BASE..BASE+2 (management +1000); latency proxies on BASE+10..BASE+16
 //   BENCH_WAIT_QUIET=1            wait (30 s polls, 20 min at most) until no other vitest/bench/replica runs, before
 //                                 every case; 0: only before the cases that restart shared services; never: not at all
 //   BENCH_RESTART_CRASHED=1       start again a replica that dies on its own, as an orchestrator would (the crash
@@ -724,20 +724,28 @@ interface DeadLease {
 }
 
 /** An agent that takes a task and is never heard of again (its process died). */
-async function deadAgent(api: ApiClient, apiKey: string, agentId: string): Promise<DeadLease | undefined> {
-  const s = await api.connect(await api.token(apiKey, agentId));
-  try {
-    const reg = await s.call('register_agent', { agent_id: agentId, name: agentId, role: 'developer', skills: ['backend'] }, 10_000);
-    if (!reg.success) throw new Error(`${agentId}: register_agent ${JSON.stringify(reg)}`);
-    for (let i = 0; i < 50; i++) {
-      const r = await s.call('request_next_task', { agent_id: agentId, request_id: `${agentId}-${i}` }, 10_000);
-      if (r.success) return { agentId, taskId: String(r.task.id), at: Date.now() };
-      await sleep(200);
+async function deadAgent(apis: readonly ApiClient[], first: number, apiKey: string, agentId: string): Promise<DeadLease | undefined> {
+  // Through whichever replica answers (one may be down by now).
+  for (let k = 0; k < apis.length * 3; k++) {
+    const api = apis[(first + k) % apis.length];
+    let s: Awaited<ReturnType<ApiClient['connect']>> | undefined;
+    try {
+      s = await api.connect(await api.token(apiKey, agentId));
+      const reg = await s.call('register_agent', { agent_id: agentId, name: agentId, role: 'developer', skills: ['backend'] }, 10_000);
+      if (!reg.success) throw new Error(`${agentId}: register_agent ${JSON.stringify(reg)}`);
+      for (let i = 0; i < 50; i++) {
+        const r = await s.call('request_next_task', { agent_id: agentId, request_id: `${agentId}-${k}-${i}` }, 10_000);
+        if (r.success) return { agentId, taskId: String(r.task.id), at: Date.now() };
+        await sleep(200);
+      }
+      return undefined;
+    } catch {
+      await sleep(500);
+    } finally {
+      s?.close(); // vanishes: never reports again
     }
-    return undefined;
-  } finally {
-    s.close();
   }
+  return undefined;
 }
 
 // ---- a run ------------------------------------------------------------------------------------------
@@ -1091,6 +1099,10 @@ function callFigures(agents: readonly SimAgent[], f: FaultOutcome) {
       call_attempts: calls.length,
       calls_answered_ok: calls.filter(isOk).length,
       call_timeouts: calls.filter((c) => c.outcome === 'timeout').length,
+      // When the timed-out calls were sent: before the fault, while it lasted, or after it was over.
+      call_timeouts_sent_before_fault: calls.filter((c) => c.outcome === 'timeout' && c.sentAt < f.injectAt).length,
+      call_timeouts_sent_during_fault: calls.filter((c) => c.outcome === 'timeout' && c.sentAt >= f.injectAt && c.sentAt <= f.restoredAt).length,
+      call_timeouts_sent_after_fault: calls.filter((c) => c.outcome === 'timeout' && c.sentAt > f.restoredAt).length,
       calls_cut_by_disconnect: calls.filter((c) => c.outcome === 'disconnected').length,
       error_answers: calls.filter((c) => c.code !== undefined).length,
       logical_calls_retried: [...attempts.values()].filter((n) => n > 1).length,
@@ -1191,6 +1203,7 @@ export async function runChaosCase(o: ChaosOptions): Promise<BenchResult> {
     sup?.killAll();
     await Promise.allSettled(restorers.map((f) => f()));
   };
+  killReplicasNow = () => sup?.killAll();
   try {
     if (!redisClusterUp()) ensureRedisCluster();
     if (o.waitQuiet === 'all' || (o.waitQuiet === 'disturbing' && DISTURBING.has(o.chaosCase))) await waitForQuiet(log);
@@ -1210,9 +1223,9 @@ export async function runChaosCase(o: ChaosOptions): Promise<BenchResult> {
     let proxies: ProxySet | undefined;
     if (o.chaosCase === 'latency') {
       // Proxy ports keep the digit count of the real ones: the cluster's announcements are rewritten in place.
-      const redisPort = (i: number) => o.basePort + 30 + i;
+      const redisPort = (i: number) => o.basePort + 10 + i;
       const map = Object.fromEntries(REDIS_PORTS.map((p, i) => [p, redisPort(i)]));
-      const pgPort = o.basePort + 36;
+      const pgPort = o.basePort + 16;
       const set = await ProxySet.start([
         ...REDIS_PORTS.map((p, i) => ({ name: `redis-${p}`, listenPort: redisPort(i), targetHost: '127.0.0.1', targetPort: p, rewrite: redisClusterRewrites('127.0.0.1', map) })),
         { name: 'postgres', listenPort: pgPort, targetHost: '127.0.0.1', targetPort: 5432 },
@@ -1292,7 +1305,7 @@ export async function runChaosCase(o: ChaosOptions): Promise<BenchResult> {
     // Agents that take a task and die: half early, half just before the fault.
     const deadIds = Array.from({ length: o.deadAgents }, (_, i) => `dead-${String(i).padStart(2, '0')}`);
     const half = Math.ceil(deadIds.length / 2);
-    const spawnDead = (ids: string[]) => Promise.all(ids.map((id, i) => deadAgent(apis[i % apis.length], project.api_key, id)));
+    const spawnDead = (ids: string[]) => Promise.all(ids.map((id, i) => deadAgent(apis, i, project.api_key, id).catch(() => undefined)));
     const dead1 = sleep(2000).then(() => spawnDead(deadIds.slice(0, half)));
     const dead2 = sleep(Math.max(2500, o.warmupS * 1000 - 2000)).then(() => spawnDead(deadIds.slice(half)));
     await sleep(o.warmupS * 1000);
@@ -1330,7 +1343,7 @@ export async function runChaosCase(o: ChaosOptions): Promise<BenchResult> {
     const events = await checkEvents(db, project.id, { timeoutMs: supervisor.alive().length || o.restartCrashed ? o.drainS * 1000 : 3000, rabbit: { url: o.rabbitUrl, prefix } });
     const agentChecks = checkAgents(agents, crew.failures.map((f) => new Error(`${f.agentId} at +${round((f.at - r.runStart) / 1000, 1)} s: ${f.error}`)), done);
     const checks: Check[] = [...tasksCheck.checks, ...samplerChecks(sampler), ...agentChecks, ...events.checks, ...fault.checks, ...(later.checks ?? [])];
-    if (o.chaosCase !== 'replica-kill') checks.push(replicasSurvived(r));
+    checks.push(replicasSurvived(r)); // a replica killed on purpose is not a crash
     if (proxies) {
       const live = supervisor.alive().map((x) => x.proc.pid!);
       const direct = await connectionsTo(live, [...REDIS_PORTS, 5432]);
@@ -1374,11 +1387,14 @@ export async function runChaosCase(o: ChaosOptions): Promise<BenchResult> {
       run_s: round((endAt - r.runStart) / 1000, 1),
     };
     const series = { ...seriesOf(r, fault, endAt, cpu), ...(fault.series ?? {}) };
+    const foreign = cpu.mean(r.runStart, endAt).other ?? 0;
+    metrics.cpu_other_cores_whole_run = round(foreign, 2);
     const notes = [
       ...fault.notes,
       ...(later.notes ?? []),
       `error answers by code: ${JSON.stringify(calls.codes)}`,
       `time_to_recover_ms: from the fault to the end of the last 1-s window whose answered calls were below half the ${metrics.baseline_ok_calls_per_s}/s before it`,
+      ...(foreign > 0.2 ? [`the machine was not quiet: processes outside this run used ${round(foreign, 2)} cores on average (${cpu.topOthers(3)}); timings are pessimistic`] : []),
       `cpu_*_cores: mean cores used in the 10 s before the fault and from the fault until it was over (at least 5 s); "other" is processes outside this run, most: ${cpu.topOthers()}`,
     ];
 
@@ -1416,6 +1432,7 @@ export async function runChaosCase(o: ChaosOptions): Promise<BenchResult> {
     };
   } finally {
     emergency = async () => undefined;
+    killReplicasNow = () => undefined;
     await stopLoad().catch(() => undefined);
     await Promise.allSettled(restorers.map((f) => f()));
     for (const c of cleanups.reverse()) {
@@ -1430,6 +1447,8 @@ export async function runChaosCase(o: ChaosOptions): Promise<BenchResult> {
 
 /** Set while a case runs: on SIGINT/SIGTERM, replicas are killed and services brought back. */
 let emergency: () => Promise<void> = async () => undefined;
+/** Set while a case runs: whatever ends this process, its replicas do not outlive it. */
+let killReplicasNow: () => void = () => undefined;
 
 async function main(): Promise<void> {
   const which = (process.env.BENCH_CHAOS ?? 'all').split(',').map((s) => s.trim());
@@ -1441,6 +1460,14 @@ async function main(): Promise<void> {
       void emergency().finally(() => process.exit(130));
     });
   }
+  // A bug of this script must not leave replicas running or a service stopped.
+  const fatal = (err: unknown) => {
+    console.error(`chaos: unexpected error, stopping replicas and restoring services: ${(err as Error)?.stack ?? String(err)}`);
+    void emergency().finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  process.on('exit', () => killReplicasNow());
   let failed = 0;
   for (const c of cases as ChaosCase[]) {
     try {

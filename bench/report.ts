@@ -478,19 +478,31 @@ const slug = (s: string): string =>
     .replace(/^-|-$/g, '')
     .slice(0, 60) || 'series';
 
-/** The series' own label, or the words the labels of several share ("fetch latency" of "fetch latency p50/p99"). */
+/**
+ * The series' own label; for several, what their labels share with the parts that differ in
+ * between: "request_next_task p50/p95/p99 per 5 s", "CPU used by … (cores of 2)".
+ */
 export function chartTitle(series: readonly Series[]): string {
   if (series.length === 1) return series[0].label;
-  let labels = series.map((s) => s.label);
-  // Per-target prefixes (`cluster_…`, `standalone_…`) differ by design: compare what follows them.
-  const prefixes = labels.map((l) => /^([a-z0-9]+)_/.exec(l)?.[1]);
-  if (prefixes.every(Boolean) && new Set(prefixes).size > 1) labels = labels.map((l) => l.replace(/^[a-z0-9]+_/, ''));
-  const words = labels.map((l) => l.split(' '));
-  const common = words[0].filter((w) => words.every((ws) => ws.includes(w)));
+  const words = series.map((s) => s.label.split(' '));
+  const shortest = Math.min(...words.map((w) => w.length));
+  let pre = 0;
+  while (pre < shortest && words.every((w) => w[pre] === words[0][pre])) pre++;
+  let post = 0;
+  while (post < shortest - pre && words.every((w) => w[w.length - 1 - post] === words[0][words[0].length - 1 - post])) post++;
+  const middles = [...new Set(words.map((w) => w.slice(pre, w.length - post).join(' ')))].filter(Boolean);
+  const middle = middles.join('/').length <= 48 ? middles.join('/') : '…';
   const { xLabel, yLabel } = series[0];
-  if (common.length === 0) return `${yLabel} vs ${xLabel}`;
-  const title = common.join(' ');
+  if (pre === 0 && post === 0 && middle === '…') return `${yLabel} vs ${xLabel}`;
+  const title = [...words[0].slice(0, pre), middle, ...words[0].slice(words[0].length - post)].filter(Boolean).join(' ');
   return yLabel.length <= 12 && !title.includes(yLabel) ? `${title} (${yLabel})` : title;
+}
+
+/** Items grouped by key, groups and items in their first-seen order. */
+function groupBy<T>(items: readonly T[], key: (t: T) => string): T[][] {
+  const m = new Map<string, T[]>();
+  for (const it of items) m.set(key(it), [...(m.get(key(it)) ?? []), it]);
+  return [...m.values()];
 }
 
 /** `(kill at 13.8 s)`, `(fault at 8.2 s, over at 14 s)` in a series label: what happened when. */
@@ -505,16 +517,17 @@ export function moments(label: string): { x: number; label: string }[] {
 
 /** One chart per (x label, y label) pair of a result's series: several series on one chart. */
 export function resultCharts(r: BenchResult): ChartFile[] {
-  const groups = new Map<string, { key: string; series: Series[] }>();
-  for (const [key, s] of Object.entries(r.series ?? {})) {
-    // Percentiles of one thing share a chart; other things on the same axes get their own.
-    const g = `${s.xLabel}\u0000${s.yLabel}\u0000${s.label.replace(/\bp\d+(\.\d+)?\b/g, '')}`;
-    if (!groups.has(g)) groups.set(g, { key, series: [] });
-    groups.get(g)?.series.push(s);
+  const groups: { key: string; series: Series[] }[] = [];
+  for (const axes of groupBy(Object.entries(r.series ?? {}), ([, s]) => `${s.xLabel}\u0000${s.yLabel}`)) {
+    // Series on the same axes share a chart, unless they are percentile families of different
+    // things (request p50/p99, progress p50/p99): one chart per family then.
+    const families = groupBy(axes, ([, s]) => s.label.replace(/\bp\d+(\.\d+)?\b/g, ''));
+    const split = families.length > 1 && families.every((f) => f.length > 1);
+    for (const g of split ? families : [axes]) groups.push({ key: g[0][0], series: g.map(([, s]) => s) });
   }
   const used = new Set<string>();
   const charts: ChartFile[] = [];
-  for (const { key, series } of groups.values()) {
+  for (const { key, series } of groups) {
     const { xLabel, yLabel } = series[0];
     const title = `${r.name}: ${chartTitle(series)}`;
     const shown = TARGETS.filter((t) => {

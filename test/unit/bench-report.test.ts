@@ -228,10 +228,14 @@ describe('charts', () => {
     expect(barChart([{ label: 'x', xLabel: 'a', yLabel: 'b', points: [{ x: 1, y: Number.NaN }] }], { title: 'nothing' })).toContain('no data');
   });
 
-  it('titles a chart of several series by what their labels share', () => {
-    expect(chartTitle([over('fetch latency p50', 's', 'ms', [1]), over('fetch latency p99', 's', 'ms', [2])])).toBe('fetch latency (ms)');
-    expect(chartTitle([over('cluster_jobs per second', 's', 'jobs/s', [1]), over('standalone_jobs per second', 's', 'jobs/s', [2])])).toBe('jobs per second (jobs/s)');
-    expect(chartTitle([over('alpha', 's', 'ms', [1]), over('beta', 's', 'ms', [2])])).toBe('ms vs s');
+  it('titles a chart of several series by what their labels share and how they differ', () => {
+    const two = (a: string, b: string, y = 'ms') => chartTitle([over(a, 's', y, [1]), over(b, 's', y, [2])]);
+    expect(two('fetch latency p50', 'fetch latency p99')).toBe('fetch latency p50/p99 (ms)');
+    expect(two('request_next_task p50 per 5 s', 'request_next_task p99 per 5 s')).toBe('request_next_task p50/p99 per 5 s (ms)');
+    expect(two('CPU used by the whole machine and then some more (cores of 2)', 'CPU used by replicas of pm-agent under a heavy load (cores of 2)', 'cores')).toBe(
+      'CPU used by … (cores of 2)',
+    );
+    expect(two('alpha', 'beta')).toBe('alpha/beta (ms)');
   });
 
   it('picks round ticks that cover the range', () => {

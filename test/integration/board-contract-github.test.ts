@@ -318,7 +318,7 @@ describe('GitHub provider: owners, configuration and HTTP failures', () => {
 
   it('surfaces a 401 as BOARD_AUTH_FAILED without the token in the message', async () => {
     const { fake } = await setup();
-    const wrong = 'ghp_wrongTokenThatMustNotLeak0123456789';
+    const wrong = 'fake-wrong-github-token-must-not-leak';
     const provider = providerFor(fake, { token: wrong });
     providers.push(provider);
     const err = await failure(provider.listTasks());

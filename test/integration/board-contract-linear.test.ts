@@ -308,7 +308,7 @@ describe('Linear provider over an unreliable API', () => {
 
 describe('Linear authentication', () => {
   it('sends the personal API key as is and surfaces a refused key (HTTP 400 AUTHENTICATION_ERROR) as BOARD_AUTH_FAILED without it', async () => {
-    const bad = 'lin_api_revokedKey0000000000000000000000000000';
+    const bad = 'fake-revoked-linear-key-must-not-leak';
     const env = await setup({ apiKey: () => bad });
     try {
       const err = await failureOf(env.provider.listTasks());

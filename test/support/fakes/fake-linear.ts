@@ -174,7 +174,7 @@ export class FakeLinear {
   private readonly pageSize: number;
 
   constructor(private readonly opts: FakeLinearOptions = {}) {
-    this.apiKey = opts.apiKey ?? 'lin_api_fakeKey0123456789abcdefghijklmnopqrstuv';
+    this.apiKey = opts.apiKey ?? 'fake-linear-key-for-tests';
     this.oauthToken = opts.oauthToken ?? 'lin_oauth_fakeToken0123456789abcdefghijklmnop';
     this.pageSize = opts.pageSize ?? 10;
     this.seed();

@@ -4,21 +4,24 @@
 // P load processes, each with its own Worker and connections, as pm-agent's claims are spread
 // over its replicas. Measures jobs/s end to end (first fetch to last completion), fetch and
 // complete latency, duplicates (a job handed to two fetchers) and refused completions (lock
-// lost); Redis is asked afterwards how many jobs ended completed.
+// lost); Redis is asked afterwards how many jobs ended completed. Jobs carry the priority mix of
+// pm-agent's benchmark tasks, so BullMQ serves them by priority as pm-agent does.
 //
 // Runs on the Redis Cluster (what pm-agent uses; BullMQ needs a {hash-tag} prefix there, which
 // puts the whole queue on ONE shard), and on the standalone Redis, one after the other.
 //
 //   npx tsx bench/baseline-bullmq.ts
 //
-// Environment (defaults in brackets):
-//   BENCH_JOBS          jobs added, M                              [20000]
-//   BENCH_WORKERS       concurrent fetchers in all, W              [1000]
-//   BENCH_PROCS         load processes the fetchers are spread on  [3]  (pm-agent: 3 replicas)
+// Environment (defaults in brackets; names and defaults those of pm-agent's claim-storm):
+//   BENCH_TASKS         jobs added, M                                     [20000]
+//   BENCH_AGENTS        concurrent fetchers in all, W (one per agent)     [1000]
+//   BENCH_REPLICAS      load processes the fetchers are spread on, one per pm-agent replica [3]
 //   BENCH_REDIS         cluster | standalone | both                [both] (cluster first; the headline figures are the first run's)
 //   REDIS_CLUSTER_NODES seeds of the Redis Cluster                 [127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002]
 //   REDIS_URL           the standalone Redis                       [redis://127.0.0.1:6379]
-//   BENCH_ANSWER_FILE   job data: a captured request_next_task answer (JSON) instead of the built-in one
+//   BENCH_JOB_DATA      task | answer: job data is the task as pm-agent's benchmarks seed it (~90 B),
+//                       or a whole request_next_task answer (~1.2 KB)                    [task]
+//   BENCH_ANSWER_FILE   with BENCH_JOB_DATA=answer: a captured answer (JSON) instead of the built-in one
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { Queue, Worker, type Job } from 'bullmq';
@@ -34,20 +37,22 @@ import {
   nowMs,
   reap,
   runFetchers,
-  sampleNextTaskAnswer,
+  benchTask,
+  jobData,
   send,
   shares,
   sleep,
   summarizeJobRun,
   type FetcherReport,
+  type Priority,
   type QueueAdapter,
 } from './lib/baseline-jobs';
 import { machine, report, round, versions, type BenchResult, type Series } from './lib/result';
 
 const QUEUE = 'claims';
-const JOBS = envNum('BENCH_JOBS', 20_000);
-const WORKERS = envNum('BENCH_WORKERS', 1000);
-const PROCS = Math.max(1, Math.min(envNum('BENCH_PROCS', 3), WORKERS));
+const JOBS = envNum('BENCH_TASKS', 20_000);
+const WORKERS = envNum('BENCH_AGENTS', 1000);
+const PROCS = Math.max(1, Math.min(envNum('BENCH_REPLICAS', 3), WORKERS));
 const CLUSTER_NODES = envStr('REDIS_CLUSTER_NODES', '127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002');
 const REDIS_URL = envStr('REDIS_URL', 'redis://127.0.0.1:6379');
 
@@ -81,6 +86,9 @@ function connect(target: Target): Redis | Cluster {
       return new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   }
 }
+
+/** pm-agent's priorities as BullMQ priorities (1 is the highest). */
+const BULLMQ_PRIORITY: Record<Priority, number> = { urgent: 1, high: 2, medium: 3, low: 4 };
 
 interface Go {
   go: true;
@@ -160,11 +168,14 @@ async function runTarget(target: Target, jobDataBytes: number): Promise<TargetRu
   const children: ChildProcess[] = [];
   try {
     await queue.waitUntilReady();
-    const data = (i: number) => (sampleNextTaskAnswer(i) as { task: Record<string, unknown> }).task;
     const e0 = nowMs();
     for (let i = 0; i < JOBS; i += 1000) {
       await queue.addBulk(
-        Array.from({ length: Math.min(1000, JOBS - i) }, (_, j) => ({ name: 'claim', data: data(i + j), opts: { attempts: 1, removeOnComplete: false, removeOnFail: false } })),
+        Array.from({ length: Math.min(1000, JOBS - i) }, (_, j) => ({
+          name: 'claim',
+          data: jobData(i + j),
+          opts: { attempts: 1, removeOnComplete: false, removeOnFail: false, priority: BULLMQ_PRIORITY[benchTask(i + j).priority] },
+        })),
       );
     }
     const enqueueS = (nowMs() - e0) / 1000;
@@ -224,7 +235,7 @@ async function runTarget(target: Target, jobDataBytes: number): Promise<TargetRu
 async function main(): Promise<void> {
   const startedAt = new Date();
   const t0 = Date.now();
-  const jobDataBytes = jsonBytes((sampleNextTaskAnswer(0) as { task: unknown }).task);
+  const jobDataBytes = jsonBytes(jobData(0));
   const runs: TargetRun[] = [];
   for (const t of targets()) runs.push(await runTarget(t, jobDataBytes));
   const head = runs[0];
@@ -238,10 +249,12 @@ async function main(): Promise<void> {
     versions: versions(['bullmq']),
     params: {
       jobs: JOBS,
-      workers: WORKERS,
-      procs: PROCS,
+      agents: WORKERS,
+      load_procs: PROCS,
       batch_size: 1,
+      job_data: envStr('BENCH_JOB_DATA', 'task'),
       job_data_bytes: jobDataBytes,
+      priorities: 'urgent/high/medium/low as 1/2/3/4, in turn',
       redis: runs.map((x) => x.target).join(','),
       headline: head.target,
       cluster_nodes: CLUSTER_NODES,

@@ -4,18 +4,22 @@
 // processes, each with its own pg-boss instance and connection pool, as pm-agent's claims are
 // spread over its replicas. Measures jobs/s end to end (first fetch to last completion), fetch
 // and complete latency, and counts duplicates (a job handed to two fetchers) and refused
-// completions; Postgres is asked afterwards how many jobs ended completed.
+// completions; Postgres is asked afterwards how many jobs ended completed. Jobs carry the priority
+// mix of pm-agent's benchmark tasks, so pg-boss orders by priority as pm-agent does.
 //
 //   npx tsx bench/baseline-pgboss.ts
 //
-// Environment (defaults in brackets):
-//   BENCH_JOBS          jobs enqueued, M                          [20000]
-//   BENCH_WORKERS       concurrent fetchers in all, W             [1000]
-//   BENCH_PROCS         load processes the fetchers are spread on [3]  (pm-agent: 3 replicas)
-//   BENCH_PG_POOL       pg-boss pool size per load process        [10] (pm-agent: DATABASE_POOL_MAX)
-//   BENCH_ANSWER_FILE   job data: a captured request_next_task answer (JSON) instead of the built-in one
+// Environment (defaults in brackets; names and defaults those of pm-agent's claim-storm):
+//   BENCH_TASKS         jobs enqueued, M                                  [20000]
+//   BENCH_AGENTS        concurrent fetchers in all, W (one per agent)     [1000]
+//   BENCH_REPLICAS      load processes the fetchers are spread on, one per pm-agent replica [3]
+//   BENCH_POOL_MAX      pg-boss pool size per load process (pm-agent: DATABASE_POOL_MAX)    [10]
+//   BENCH_JOB_DATA      task | answer: job data is the task as pm-agent's benchmarks seed it (~90 B),
+//                       or a whole request_next_task answer (~1.2 KB)                   [task]
+//   BENCH_ANSWER_FILE   with BENCH_JOB_DATA=answer: a captured answer (JSON) instead of the built-in one
 //   DATABASE_URL        server to create the fresh database on    [postgres://postgres@127.0.0.1:5432/test]
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { Client } from 'pg';
 import PgBoss from 'pg-boss';
 import {
@@ -30,22 +34,24 @@ import {
   processCpu,
   reap,
   runFetchers,
-  sampleNextTaskAnswer,
+  benchTask,
+  jobData,
   send,
   shares,
   sleep,
   summarizeJobRun,
   type FetcherReport,
+  type Priority,
   type QueueAdapter,
 } from './lib/baseline-jobs';
 import { machine, report, round, versions, type BenchResult } from './lib/result';
 import type { ChildProcess } from 'node:child_process';
 
 const QUEUE = 'bench-claims';
-const JOBS = envNum('BENCH_JOBS', 20_000);
-const WORKERS = envNum('BENCH_WORKERS', 1000);
-const PROCS = Math.max(1, Math.min(envNum('BENCH_PROCS', 3), WORKERS));
-const POOL = envNum('BENCH_PG_POOL', 10);
+const JOBS = envNum('BENCH_TASKS', 20_000);
+const WORKERS = envNum('BENCH_AGENTS', 1000);
+const PROCS = Math.max(1, Math.min(envNum('BENCH_REPLICAS', 3), WORKERS));
+const POOL = envNum('BENCH_POOL_MAX', 10);
 const ADMIN_URL = envStr('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test');
 
 interface Go {
@@ -85,6 +91,40 @@ async function worker(): Promise<void> {
   await fromParent((m) => m?.bye === true);
   await boss.stop({ graceful: false, wait: true, close: true });
   process.exit(0);
+}
+
+/** pm-agent's priorities as pg-boss priorities (higher first). */
+const PG_BOSS_PRIORITY: Record<Priority, number> = { urgent: 3, high: 2, medium: 1, low: 0 };
+
+interface PlanNode {
+  'Node Type': string;
+  'Actual Rows'?: number;
+  Plans?: PlanNode[];
+}
+
+/**
+ * Runs pg-boss's own fetch statement (batch size 1) once under EXPLAIN ANALYZE and rolls it back:
+ * its time and plan shape with the whole queue waiting show what every fetch costs Postgres.
+ */
+async function explainFetch(db: Client): Promise<{ ms: number; shape: string }> {
+  // pg-boss 10's statement text (not part of its typed API; the version is pinned).
+  const plans = createRequire(__filename)('pg-boss/src/plans') as { fetchNextJob: (schema: string) => (o: object) => string };
+  const sql = plans.fetchNextJob('pgboss')({});
+  await db.query('BEGIN');
+  try {
+    const r = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode; 'Execution Time': number }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, [QUEUE, 1]);
+    const top = r.rows[0]['QUERY PLAN'][0];
+    const shape: string[] = [];
+    const walk = (n: PlanNode, depth: number) => {
+      if (depth > 12) return;
+      if (/Scan|Sort|LockRows|Limit/.test(n['Node Type'])) shape.push(`${n['Node Type']}${n['Actual Rows'] !== undefined ? ` (${n['Actual Rows']} rows)` : ''}`);
+      for (const c of n.Plans ?? []) walk(c, depth + 1);
+    };
+    walk(top.Plan, 0);
+    return { ms: top['Execution Time'], shape: shape.join(' > ') };
+  } finally {
+    await db.query('ROLLBACK');
+  }
 }
 
 /** Samples what the bench database's backends are doing (pg_stat_activity) while the run goes on. */
@@ -133,23 +173,27 @@ async function main(): Promise<void> {
     await boss.start();
     await boss.createQueue(QUEUE, { name: QUEUE, policy: 'standard', retryLimit: 0, expireInSeconds: 900 });
 
-    // Job data the size of what pm-agent hands an agent with its claim.
-    const data = (i: number) => (sampleNextTaskAnswer(i) as { task: Record<string, unknown> }).task;
-    const jobDataBytes = jsonBytes(data(0));
+    const jobDataBytes = jsonBytes(jobData(0));
     const e0 = nowMs();
     for (let i = 0; i < JOBS; i += 1000) {
-      await boss.insert(Array.from({ length: Math.min(1000, JOBS - i) }, (_, j) => ({ name: QUEUE, data: data(i + j) })));
+      await boss.insert(
+        Array.from({ length: Math.min(1000, JOBS - i) }, (_, j) => ({ name: QUEUE, data: jobData(i + j), priority: PG_BOSS_PRIORITY[benchTask(i + j).priority] })),
+      );
     }
     const enqueueS = (nowMs() - e0) / 1000;
 
+    db = new Client({ connectionString: dbUrl });
+    await db.connect();
+    // Statistics as pm-agent's claim storm has them for its tasks (it ANALYZEs after seeding).
+    await db.query('ANALYZE pgboss.job');
+    const plan = await explainFetch(db);
+
     const perProc = shares(WORKERS, PROCS);
     for (const n of perProc) {
-      children.push(forkRole(__filename, 'worker', { BENCH_DB_URL: dbUrl, BENCH_CONCURRENCY: String(n), BENCH_PG_POOL: String(POOL) }));
+      children.push(forkRole(__filename, 'worker', { BENCH_DB_URL: dbUrl, BENCH_CONCURRENCY: String(n), BENCH_POOL_MAX: String(POOL) }));
     }
     await Promise.all(children.map((c) => nextMessage(c, (m) => m?.ready === true, 60_000)));
 
-    db = new Client({ connectionString: dbUrl });
-    await db.connect();
     const waits = waitEventSampler(db, dbName);
     const cpu = machineCpu();
     const pgCpu = processCpu('postgres');
@@ -177,12 +221,14 @@ async function main(): Promise<void> {
       versions: versions(['pg-boss']),
       params: {
         jobs: JOBS,
-        workers: WORKERS,
-        procs: PROCS,
+        agents: WORKERS,
+        load_procs: PROCS,
         pool_per_proc: POOL,
         connections_total: POOL * PROCS,
         batch_size: 1,
+        job_data: envStr('BENCH_JOB_DATA', 'task'),
         job_data_bytes: jobDataBytes,
+        priorities: 'urgent/high/medium/low as 3/2/1/0, in turn',
         queue_policy: 'standard',
         database: 'fresh database on the shared Postgres',
       },
@@ -194,6 +240,7 @@ async function main(): Promise<void> {
         machine_cpu_pct: round(cpuPct, 1),
         postgres_cpu_pct_of_one_core: round(pgCpuPct, 1),
         pg_active_backends_avg: round(waitTotal / Math.max(1, w.samples), 1),
+        fetch_query_ms_at_full_queue: round(plan.ms),
       },
       series: s.series,
       checks: [
@@ -204,6 +251,8 @@ async function main(): Promise<void> {
         'pg-boss fetchers talk to Postgres directly (no service hop, no auth, no lease bookkeeping): an upper bound for a Postgres queue on this machine.',
         `jobs/s = completions / (last completion - first fetch). While draining: machine CPU ${round(cpuPct, 0)} % of ${machine().cores} cores; ` +
           `Postgres ${round(pgCpuPct, 0)} % and the load processes ${s.metrics.load_procs_cpu_pct_of_one_core} % of one core.`,
+        `pg-boss's fetch statement alone with ${JOBS} jobs waiting (EXPLAIN ANALYZE just before the run): ${round(plan.ms)} ms, plan ${plan.shape}; ` +
+          'its ORDER BY priority, created_on has no index to follow, so each fetch reads and sorts every waiting job.',
         `what Postgres backends were doing (share of active samples): ${w.counts
           .slice(0, 6)
           .map(([k, n]) => `${k} ${round((100 * n) / Math.max(1, waitTotal), 0)}%`)

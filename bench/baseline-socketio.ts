@@ -1,24 +1,26 @@
 // Baseline: a bare Socket.IO server (the package and server options pm-agent uses, namespace
 // /agents, two rooms per socket like pm-agent's gateway) whose request_next_task handler acks at
 // once with an answer the size and shape of pm-agent's. No database, no Redis, no auth: the
-// framework's ceiling on this machine. Two phases, each against a fresh server process:
-//   1. idle: N_idle clients connect in steps; the server's memory (after GC) at each step gives
-//      the per-connection floor of Socket.IO itself;
-//   2. load: N clients in load processes call request_next_task in a closed loop (optionally
-//      with a pause between calls) for BENCH_DURATION_S after a warm-up; acks/s and latency.
+// framework's floor on this machine. Three phases, each against a fresh server process:
+//   1. idle: BENCH_IDLE_CONNECTIONS clients connect in steps; the server's memory (after GC) at
+//      each step gives the per-connection floor of Socket.IO itself;
+//   2. ceiling: BENCH_AGENTS clients call request_next_task in a closed loop (next call as soon as
+//      the ack is in) for BENCH_DURATION_S after a warm-up: the most acks/s the machine gives;
+//   3. paced: the same clients call every BENCH_WORK_MS, as the agents of the steady scenario
+//      do: ack latency at the load pm-agent's request_next_task p99 is measured under.
 //
 //   npx tsx bench/baseline-socketio.ts
 //
-// Environment (defaults in brackets):
-//   BENCH_CLIENTS        clients of the load phase                     [1000]
-//   BENCH_DURATION_S     measured seconds of the load phase            [30]
-//   BENCH_WARMUP_S       unmeasured seconds before them                [3]
-//   BENCH_THINK_MS       pause of each client between ack and next call [0] (closed loop)
-//   BENCH_LOAD_PROCS     client processes (a process holds < 19,900 sockets) [2]
-//   BENCH_IDLE_CLIENTS   connections of the idle phase                 [3334] (10,000 agents / 3 replicas); 0 skips it
-//   BENCH_IDLE_STEPS     memory samples while they connect             [5]
-//   BENCH_PORT           server port                                   [3590]
-//   BENCH_ANSWER_FILE    the ack payload: a captured request_next_task answer (JSON) instead of the built-in one
+// Environment (defaults in brackets; names shared with the pm-agent scenarios):
+//   BENCH_AGENTS            clients of the ceiling and paced phases          [1000]
+//   BENCH_DURATION_S        measured seconds of each of those phases         [30]
+//   BENCH_WARMUP_S          unmeasured seconds before them                   [5]
+//   BENCH_WORK_MS           paced phase: time between two calls of a client  [5000] (steady's default)
+//   BENCH_WORKERS           load processes (a process holds < 19,900 sockets) [max(2, ceil(N/3500))]
+//   BENCH_IDLE_CONNECTIONS  connections of the idle phase, 0 skips it        [3334] (hold's 10,000 agents over 3 replicas)
+//   BENCH_IDLE_STEPS        memory samples while they connect                [5]
+//   BENCH_PORT              server port                                      [3590]
+//   BENCH_ANSWER_FILE       the ack payload: a captured request_next_task answer (JSON) instead of the built-in one
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -28,12 +30,12 @@ import { io as connectClient, type Socket } from 'socket.io-client';
 import { envNum, forkRole, jsonBytes, machineCpu, nextMessage, nowMs, reap, sampleNextTaskAnswer, send, shares, sleep } from './lib/baseline-jobs';
 import { machine, percentile, report, round, versions, type BenchResult, type Series } from './lib/result';
 
-const CLIENTS = envNum('BENCH_CLIENTS', 1000);
+const AGENTS = envNum('BENCH_AGENTS', 1000);
 const DURATION_S = envNum('BENCH_DURATION_S', 30);
-const WARMUP_S = envNum('BENCH_WARMUP_S', 3);
-const THINK_MS = envNum('BENCH_THINK_MS', 0);
-const LOAD_PROCS = Math.max(1, envNum('BENCH_LOAD_PROCS', 2));
-const IDLE_CLIENTS = envNum('BENCH_IDLE_CLIENTS', 3334);
+const WARMUP_S = envNum('BENCH_WARMUP_S', 5);
+const WORK_MS = envNum('BENCH_WORK_MS', 5000);
+const LOAD_PROCS = Math.max(1, envNum('BENCH_WORKERS', Math.max(2, Math.ceil(AGENTS / 3500))));
+const IDLE_CONNECTIONS = envNum('BENCH_IDLE_CONNECTIONS', 3334);
 const IDLE_STEPS = Math.max(1, envNum('BENCH_IDLE_STEPS', 5));
 const PORT = envNum('BENCH_PORT', 3590);
 const MAX_MESSAGE_BYTES = 1_048_576; // pm-agent's MAX_MESSAGE_BYTES default
@@ -163,7 +165,7 @@ async function clients(): Promise<void> {
       })();
     } else if (m?.go) {
       void (async () => {
-        const { startAt, from, to } = m as { startAt: number; from: number; to: number };
+        const { startAt, from, to, intervalMs } = m as { startAt: number; from: number; to: number; intervalMs: number };
         await sleep(Math.max(0, startAt - nowMs()));
         const r: ClientResult = { clientResult: true, pid: process.pid, lat: [], at: [], timeouts: 0, errors: 0, cpuMs: 0 };
         // CPU over the measured window only, as the server's.
@@ -180,7 +182,14 @@ async function clients(): Promise<void> {
         await Promise.all(
           sockets.map(async (s, i) => {
             const agentId = `p${process.pid}-${i}`;
+            // Paced: each client on its own schedule, spread at random over the interval.
+            let next = startAt + Math.random() * intervalMs;
             while (nowMs() < to) {
+              if (intervalMs > 0) {
+                await sleep(Math.max(0, next - nowMs()));
+                next += intervalMs;
+                if (nowMs() >= to) break;
+              }
               const t0 = nowMs();
               try {
                 await s.timeout(CALL_TIMEOUT_MS).emitWithAck('request_next_task', { agent_id: agentId, request_id: randomUUID() });
@@ -193,7 +202,6 @@ async function clients(): Promise<void> {
                 if ((err as Error).message.includes('timed out')) r.timeouts++;
                 else r.errors++;
               }
-              if (THINK_MS > 0) await sleep(THINK_MS);
             }
           }),
         );
@@ -266,11 +274,11 @@ async function idlePhase(): Promise<{ metrics: Record<string, number>; series: R
   const srv = await startServer();
   let procs: ChildProcess[] = [];
   try {
-    procs = await startClients(IDLE_CLIENTS);
+    procs = await startClients(IDLE_CONNECTIONS);
     // A first batch connects and leaves before the empty sample: module loading, JIT and the
     // allocator's first pools then count as the empty server's, not as the connections'.
     // Kept small: memory freed by these stays in the RSS and is reused by the first measured ones.
-    await connectMore(procs, Math.min(50, Math.round(IDLE_CLIENTS / IDLE_STEPS)));
+    await connectMore(procs, Math.min(50, Math.round(IDLE_CONNECTIONS / IDLE_STEPS)));
     await Promise.all(
       procs.map((p) => {
         const answer = nextMessage(p, (m) => m?.dropped === true, 30_000);
@@ -287,7 +295,7 @@ async function idlePhase(): Promise<{ metrics: Record<string, number>; series: R
     const mems: Mem[] = [empty];
     let connected = 0;
     for (let step = 1; step <= IDLE_STEPS; step++) {
-      const target = Math.round((IDLE_CLIENTS * step) / IDLE_STEPS);
+      const target = Math.round((IDLE_CONNECTIONS * step) / IDLE_STEPS);
       await connectMore(procs, target - connected);
       connected = target;
       await sleep(1000); // handshake buffers settle before the sample
@@ -318,19 +326,25 @@ async function idlePhase(): Promise<{ metrics: Record<string, number>; series: R
   }
 }
 
-async function loadPhase(): Promise<{ metrics: Record<string, number>; series: Record<string, Series>; answerBytes: number; notes: string[] }> {
+type CallPhase = 'ceiling' | 'paced';
+
+/** Clients call request_next_task (closed loop, or every `intervalMs`) against a fresh server. */
+async function callPhase(
+  phase: CallPhase,
+  intervalMs: number,
+): Promise<{ metrics: Record<string, number>; series: Record<string, Series>; answerBytes: number; notes: string[] }> {
   const srv = await startServer();
   let procs: ChildProcess[] = [];
   try {
-    procs = await startClients(CLIENTS);
-    await connectMore(procs, CLIENTS);
+    procs = await startClients(AGENTS);
+    await connectMore(procs, AGENTS);
     const startAt = nowMs() + 500;
     const from = startAt + WARMUP_S * 1000;
     const to = from + DURATION_S * 1000;
     const serverResult = nextMessage<ServerWindowResult>(srv.proc, (m) => m?.windowResult === true);
     const clientResults = procs.map((p) => nextMessage<ClientResult>(p, (m) => m?.clientResult === true));
     srv.proc.send({ window: true, from, to } satisfies Window);
-    for (const p of procs) p.send({ go: true, startAt, from, to });
+    for (const p of procs) p.send({ go: true, startAt, from, to, intervalMs });
     await sleep(Math.max(0, from - nowMs()));
     const cpu = machineCpu();
     await sleep(Math.max(0, to - nowMs()));
@@ -342,29 +356,37 @@ async function loadPhase(): Promise<{ metrics: Record<string, number>; series: R
     const at = results.flatMap((r) => r.at);
     const perSec = Array.from({ length: Math.max(1, Math.ceil(DURATION_S)) }, () => [] as number[]);
     at.forEach((t, i) => perSec[Math.min(perSec.length - 1, Math.floor(t))].push(lat[i]));
-    const loadCpuMs = results.reduce((sum, r) => sum + r.cpuMs, 0);
+    const loadCpuPct = (100 * results.reduce((sum, r) => sum + r.cpuMs, 0)) / (DURATION_S * 1000);
+    // The headline names: acks_per_s from the ceiling, ack_p*_ms from the paced phase.
+    const p = phase === 'ceiling' ? 'ceiling_' : 'ack_';
+    const q = `${phase}_`;
     const metrics: Record<string, number> = {
-      acks_per_s: round(lat.length / DURATION_S, 1),
-      p50_ms: round(percentile(lat, 50)),
-      p95_ms: round(percentile(lat, 95)),
-      p99_ms: round(percentile(lat, 99)),
-      max_ms: round(lat.length ? Math.max(...lat) : Number.NaN),
-      timeouts: results.reduce((sum, r) => sum + r.timeouts, 0),
-      errors: results.reduce((sum, r) => sum + r.errors, 0),
-      server_cpu_pct_of_one_core: round(s.cpuPct, 1),
-      server_event_loop_delay_p99_ms: round(s.eldP99Ms),
-      load_procs_cpu_pct_of_one_core: round((100 * loadCpuMs) / (DURATION_S * 1000), 1),
-      machine_cpu_pct: round(machinePct, 1),
+      [phase === 'ceiling' ? 'acks_per_s' : 'paced_acks_per_s']: round(lat.length / DURATION_S, 1),
+      [`${p}p50_ms`]: round(percentile(lat, 50)),
+      [`${p}p95_ms`]: round(percentile(lat, 95)),
+      [`${p}p99_ms`]: round(percentile(lat, 99)),
+      [`${p}max_ms`]: round(lat.length ? Math.max(...lat) : Number.NaN),
+      [`${q}timeouts`]: results.reduce((sum, r) => sum + r.timeouts, 0),
+      [`${q}errors`]: results.reduce((sum, r) => sum + r.errors, 0),
+      [`${q}server_cpu_pct_of_one_core`]: round(s.cpuPct, 1),
+      [`${q}server_event_loop_delay_p99_ms`]: round(s.eldP99Ms),
+      [`${q}load_procs_cpu_pct_of_one_core`]: round(loadCpuPct, 1),
+      [`${q}machine_cpu_pct`]: round(machinePct, 1),
     };
-    const pts = (p: number) => perSec.flatMap((b, i) => (b.length ? [{ x: i + 1, y: round(percentile(b, p)) }] : []));
+    const pts = (pc: number) => perSec.flatMap((b, i) => (b.length ? [{ x: i + 1, y: round(percentile(b, pc)) }] : []));
+    const what = phase === 'ceiling' ? 'closed loop' : `a call every ${intervalMs} ms per client`;
     const series: Record<string, Series> = {
-      acks_per_s: { label: 'bare Socket.IO acks per second', xLabel: 's', yLabel: 'acks/s', points: perSec.map((b, i) => ({ x: i + 1, y: b.length })) },
-      latency_p50: { label: 'bare Socket.IO ack latency p50', xLabel: 's', yLabel: 'ms', points: pts(50) },
-      latency_p99: { label: 'bare Socket.IO ack latency p99', xLabel: 's', yLabel: 'ms', points: pts(99) },
+      [`${q}acks_per_s`]: { label: `bare Socket.IO acks per second (${what})`, xLabel: 's', yLabel: 'acks/s', points: perSec.map((b, i) => ({ x: i + 1, y: b.length })) },
+      [`${q}latency_p50`]: { label: `bare Socket.IO ack latency p50 (${what})`, xLabel: 's', yLabel: 'ms', points: pts(50) },
+      [`${q}latency_p99`]: { label: `bare Socket.IO ack latency p99 (${what})`, xLabel: 's', yLabel: 'ms', points: pts(99) },
     };
     const notes = [
-      `server ${round(s.cpuPct, 0)} % of one core, load processes ${metrics.load_procs_cpu_pct_of_one_core} % of one core, machine ${round(machinePct, 0)} % of ${machine().cores} cores: ` +
-        (s.cpuPct >= 90 ? 'the server (one event loop) is the limit.' : 'the server had CPU to spare; the load processes or the machine limit the figure.'),
+      `${phase} (${what}): server ${round(s.cpuPct, 0)} % of one core, load processes ${round(loadCpuPct, 0)} % of one core, machine ${round(machinePct, 0)} % of ${machine().cores} cores` +
+        (phase === 'ceiling'
+          ? s.cpuPct >= 90
+            ? ': the server (one event loop) is the limit.'
+            : ': the server had CPU to spare; the load processes, sharing the same cores, limit the figure.'
+          : '.'),
     ];
     return { metrics, series, answerBytes: srv.answerBytes, notes };
   } finally {
@@ -376,31 +398,33 @@ async function loadPhase(): Promise<{ metrics: Record<string, number>; series: R
 async function main(): Promise<void> {
   const startedAt = new Date();
   const t0 = Date.now();
-  const idle = IDLE_CLIENTS > 0 ? await idlePhase() : { metrics: {}, series: {} };
-  const load = await loadPhase();
+  const idle = IDLE_CONNECTIONS > 0 ? await idlePhase() : { metrics: {}, series: {} };
+  const ceiling = await callPhase('ceiling', 0);
+  const paced = await callPhase('paced', WORK_MS);
   const r: BenchResult = {
     name: 'baseline-socketio',
-    title: `bare Socket.IO request/ack (pm-agent's answer size), ${CLIENTS} clients over ${Math.min(CLIENTS, LOAD_PROCS)} load processes; memory of ${IDLE_CLIENTS} idle connections`,
+    title: `bare Socket.IO request/ack with pm-agent's answer (${ceiling.answerBytes} B), ${AGENTS} clients: closed loop and one call per ${WORK_MS} ms; memory of ${IDLE_CONNECTIONS} idle connections`,
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - t0,
     machine: machine(),
     versions: versions(),
     params: {
-      clients: CLIENTS,
+      agents: AGENTS,
       duration_s: DURATION_S,
       warmup_s: WARMUP_S,
-      think_ms: THINK_MS,
-      load_procs: Math.min(CLIENTS, LOAD_PROCS),
-      idle_clients: IDLE_CLIENTS,
-      answer_bytes: load.answerBytes,
+      work_ms: WORK_MS,
+      load_procs: Math.min(AGENTS, LOAD_PROCS),
+      idle_connections: IDLE_CONNECTIONS,
+      answer_bytes: ceiling.answerBytes,
       transport: 'websocket',
       namespace: '/agents',
     },
-    metrics: { ...load.metrics, ...idle.metrics },
-    series: { ...load.series, ...idle.series },
+    metrics: { ...ceiling.metrics, ...paced.metrics, ...idle.metrics },
+    series: { ...ceiling.series, ...paced.series, ...idle.series },
     notes: [
       'Server: Socket.IO with pm-agent\'s options (maxHttpBufferSize 1 MiB, ping 20 s), two rooms per socket, in-memory adapter (no Redis), no auth, no database: the ack is sent at once.',
-      ...load.notes,
+      ...ceiling.notes,
+      ...paced.notes,
       'Idle memory: server process after two GCs; per connection = (full - empty) / connections, the empty sample taken after a first batch of connections came and went; the slope is fitted over the steps with connections.',
     ],
   };

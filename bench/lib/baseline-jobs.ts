@@ -42,15 +42,8 @@ export function shares(total: number, parts: number): number[] {
 export function sampleNextTaskAnswer(i = 0): Record<string, unknown> {
   const file = process.env.BENCH_ANSWER_FILE;
   if (file) return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  const priorities = ['urgent', 'high', 'medium', 'low'];
-  const task = {
-    name: `task ${i}`,
-    description: `benchmark task ${i}`,
-    priority: priorities[i % 4],
-    estimated_hours: null,
-    labels: ['backend'],
-    acceptance_criteria: [] as string[],
-  };
+  const t = benchTask(i);
+  const task = { name: t.name, description: t.description, priority: t.priority, estimated_hours: null, labels: t.labels, acceptance_criteria: [] as string[] };
   const agentName = `sim-${String(i % 1000).padStart(3, '0')}`;
   return {
     success: true,
@@ -67,6 +60,31 @@ export function sampleNextTaskAnswer(i = 0): Record<string, unknown> {
 }
 
 export const jsonBytes = (x: unknown): number => Buffer.byteLength(JSON.stringify(x));
+
+export const PRIORITIES = ['urgent', 'high', 'medium', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Task i as the pm-agent benchmarks seed it (bench/lib/fleet.ts seedTasks): the same priorities in the same mix. */
+export function benchTask(i: number): { name: string; description: string; priority: Priority; labels: string[] } {
+  return { name: `task ${i}`, description: `benchmark task ${i}`, priority: PRIORITIES[i % 4], labels: ['backend'] };
+}
+
+/**
+ * Data of job i for the job-queue baselines. `task` (default): the task row pm-agent claims from
+ * (its instructions are written at claim time, not stored with the task); `answer`: the whole
+ * request_next_task answer, to see what a payload of that size costs the queue.
+ */
+export function jobData(i: number): Record<string, unknown> {
+  const kind = envStr('BENCH_JOB_DATA', 'task');
+  switch (kind) {
+    case 'task':
+      return benchTask(i);
+    case 'answer':
+      return (sampleNextTaskAnswer(i) as { task: Record<string, unknown> }).task;
+    default:
+      throw new Error(`BENCH_JOB_DATA=${kind}: expected task or answer`);
+  }
+}
 
 // ---- load processes ----------------------------------------------------------------------------
 

@@ -29,6 +29,8 @@ export class AppConfig {
     readonly url?: string;
     readonly poolMax: number;
     readonly statementTimeoutMs: number;
+    /** Prepare each statement once per connection (off behind a transaction-mode pooler). */
+    readonly preparedStatements: boolean;
     readonly embeddedStorage: 'disk' | 'memory';
   };
   readonly secrets: { adminKey?: string; jwtSecret?: string };
@@ -98,6 +100,7 @@ export class AppConfig {
       url: raw.DATABASE_URL,
       poolMax: raw.DATABASE_POOL_MAX,
       statementTimeoutMs: raw.DATABASE_STATEMENT_TIMEOUT_MS,
+      preparedStatements: raw.DATABASE_PREPARED_STATEMENTS,
       embeddedStorage: raw.PM_AGENT_EMBEDDED_DB,
     };
     this.secrets = { adminKey: raw.PM_AGENT_ADMIN_KEY, jwtSecret: raw.PM_AGENT_JWT_SECRET };

@@ -15,6 +15,7 @@ export const configSchema = z.object({
   DATABASE_URL: z.url().optional(),
   DATABASE_POOL_MAX: int(1, 500).default(10),
   DATABASE_STATEMENT_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  DATABASE_PREPARED_STATEMENTS: bool.default(true),
   PM_AGENT_EMBEDDED_DB: z.enum(['disk', 'memory']).default('disk'),
   PM_AGENT_ADMIN_KEY: z.string().min(16).optional(),
   PM_AGENT_JWT_SECRET: z.string().min(32).optional(),

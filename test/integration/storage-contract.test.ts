@@ -5,7 +5,7 @@ import { EmbeddedPostgres } from '../../src/infra/database/embedded-postgres';
 import { MIGRATIONS, runMigrations } from '../../src/infra/database/migrate';
 import { claimSqlEligible, ineligibility, type EligibilityView, type TaskStatus } from '../../src/modules/tasks/eligibility';
 import { rankTasks, type Priority } from '../../src/modules/tasks/scoring';
-import { claimNextTask } from '../../src/modules/tasks/task.queries';
+import { CLAIM_CLASS_LIMIT, claimNextTask } from '../../src/modules/tasks/task.queries';
 import { createTestDatabase } from '../support/pg';
 
 // One contract, two backends: whatever the app relies on from Postgres must hold on PGlite too.
@@ -249,6 +249,33 @@ describe.each(BACKENDS)('storage contract ($name)', (backend) => {
     }
     // The boards exercised every rule (other_project is covered by every board sharing the database).
     for (const r of ['eligible', 'not_todo', 'held', 'dependencies_open', 'subtasks_open']) expect(seen.get(r) ?? 0, r).toBeGreaterThan(20);
+  });
+
+  it('a board with more (priority, labels) classes than the claim lists in one skip scan: the full-scan claim keeps the same order', async () => {
+    const projectId = await addProject(pool);
+    await addAgent(pool, projectId, 'holder');
+    const base = Date.parse('2025-03-01T00:00:00Z');
+    const rankable: Parameters<typeof rankTasks>[1][number][] = [];
+    // Every task its own class: CLAIM_CLASS_LIMIT + 6 distinct label sets over two priorities.
+    for (let i = 0; i < CLAIM_CLASS_LIMIT + 6; i++) {
+      const spec = { priority: PRIORITIES[i % 2], labels: [`l${i}`, ...(i % 3 === 0 ? ['api'] : []), ...(i % 5 === 0 ? ['db'] : [])], createdAt: new Date(base + (i % 7) * 1000) };
+      const row = await addTask(pool, projectId, spec);
+      rankable.push({ id: row.id, labels: spec.labels, priority: spec.priority, createdAt: spec.createdAt, seq: row.seq });
+    }
+    for (const skills of [[], ['api'], ['DB', 'api', 'l4']]) {
+      const order: string[] = [];
+      await inTx(
+        pool,
+        async (c) => {
+          for (let next = await claimNextTask(c, projectId, skills); next; next = await claimNextTask(c, projectId, skills)) {
+            order.push(next.id);
+            await assign(c, { projectId, taskId: next.id, agentId: 'holder', slot: order.length });
+          }
+        },
+        'ROLLBACK',
+      );
+      expect(order, `skills ${skills.join(',')}`).toEqual(rankTasks(skills, rankable).map((t) => t.id));
+    }
   });
 
   it('50 concurrent claims over 20 eligible tasks: 20 distinct winners, 30 find nothing', async () => {

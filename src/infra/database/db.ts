@@ -3,6 +3,7 @@ import { Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { AppConfig } from '../../config/app-config';
 import { EmbeddedPostgres } from './embedded-postgres';
 import { runMigrations } from './migrate';
+import { prepareStatements } from './statement-cache';
 
 export interface Queryable {
   query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
@@ -55,7 +56,10 @@ export class Db implements Queryable {
     // restarts) emits 'error' on itself, so every client gets a listener. Its next query fails,
     // and the pool discards it on release.
     pool.on('error', (err) => new Logger('Database').warn(`idle connection error: ${err.message}`));
-    pool.on('connect', (client) => client.on('error', (err) => new Logger('Database').warn(`connection error: ${err.message}`)));
+    pool.on('connect', (client) => {
+      client.on('error', (err) => new Logger('Database').warn(`connection error: ${err.message}`));
+      if (!embedded && config.database.preparedStatements) prepareStatements(client);
+    });
     const db = new Db(pool, embedded);
     if (opts.migrate !== false) await runMigrations(url);
     db.logger.log(embedded ? 'embedded Postgres (PGlite) ready' : 'connected to Postgres');

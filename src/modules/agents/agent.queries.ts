@@ -21,10 +21,12 @@ export async function requireAgent(q: Queryable, projectId: string, agentId: str
     agentId,
   ]);
   const row = r.rows[0];
-  if (!row) {
-    throw new AppError(AgentErrorCode.AGENT_NOT_REGISTERED, `Agent ${agentId} not found: call register_agent first`, {
-      message: `Agent ${agentId} not found`,
-    });
-  }
+  if (!row) throw agentNotRegistered(agentId);
   return row;
+}
+
+export function agentNotRegistered(agentId: string): AppError {
+  return new AppError(AgentErrorCode.AGENT_NOT_REGISTERED, `Agent ${agentId} not found: call register_agent first`, {
+    message: `Agent ${agentId} not found`,
+  });
 }

@@ -1,22 +1,116 @@
 import type { Queryable } from '../../infra/database/db';
+import { agentNotRegistered, type AgentRow } from '../agents/agent.queries';
 import { claimSqlEligible } from './eligibility';
 import { claimSqlScore } from './scoring';
 import type { AssignmentRow, TaskRow } from './task.types';
 
 // Named queries of the assignment engine. Every function takes the transaction it runs in.
 
+/**
+ * Distinct (priority, labels) pairs the claim looks at before falling back to scoring every todo
+ * task: a board rarely has more, and past this the skip scan costs more than one pass.
+ */
+export const CLAIM_CLASS_LIMIT = 64;
+
+/**
+ * The best eligible task for these skills, locked (FOR UPDATE SKIP LOCKED), or null.
+ *
+ * A task's score depends only on its (priority, labels) "class", and a board holds few classes, so
+ * instead of scoring and sorting every todo task on every claim (126 ms at 20,000 tasks) the claim
+ * lists the classes with a skip scan of `tasks_todo_class`, scores them, and takes the oldest
+ * eligible task of the best class (several classes when their scores tie) from the same index:
+ * two index probes instead of a sort of the whole board, with the same order as `rankTasks`.
+ */
 export async function claimNextTask(q: Queryable, projectId: string, skills: readonly string[]): Promise<TaskRow | null> {
-  // SKIP LOCKED lets racing claims pass over each other's candidates instead of queueing; the
-  // re-check of `status = 'todo'` on the locked row and the unique index stop any double hold.
+  const lowered = skills.map((s) => s.toLowerCase());
+  const classes = await q.query<{ priority: string; labels: string[]; score: string }>(
+    `WITH RECURSIVE classes AS (
+       (SELECT priority, labels FROM tasks WHERE project_id = $1 AND status = 'todo' ORDER BY priority, labels LIMIT 1)
+       UNION ALL
+       SELECT n.priority, n.labels FROM classes c CROSS JOIN LATERAL (
+         SELECT x.priority, x.labels FROM tasks x
+          WHERE x.project_id = $1 AND x.status = 'todo' AND (x.priority, x.labels) > (c.priority, c.labels)
+          ORDER BY x.priority, x.labels LIMIT 1) n
+     )
+     SELECT t.priority, t.labels, ${claimSqlScore(2)}::text AS score FROM (SELECT * FROM classes LIMIT ${CLAIM_CLASS_LIMIT + 1}) t`,
+    [projectId, lowered],
+  );
+  if (classes.rows.length > CLAIM_CLASS_LIMIT) return claimByFullScan(q, projectId, lowered);
+
+  // Best score first; classes whose scores tie are searched together and merged by age.
+  const groups = new Map<string, { priority: string; labels: string[] }[]>();
+  for (const k of [...classes.rows].sort((a, b) => Number(b.score) - Number(a.score))) {
+    const g = groups.get(k.score) ?? [];
+    g.push({ priority: k.priority, labels: k.labels });
+    groups.set(k.score, g);
+  }
+  for (const group of groups.values()) {
+    // SKIP LOCKED lets racing claims pass over each other's candidates instead of queueing; the
+    // re-check of `status = 'todo'` on the locked row and the unique index stop any double hold.
+    const r = await q.query<TaskRow>(
+      `SELECT c.* FROM jsonb_to_recordset($2::jsonb) AS k(priority text, labels text[])
+       CROSS JOIN LATERAL (
+         SELECT t.* FROM tasks t
+          WHERE ${claimSqlEligible(1)} AND t.priority = k.priority AND t.labels = k.labels
+          ORDER BY t.created_at, t.seq
+          LIMIT 1
+          FOR UPDATE OF t SKIP LOCKED) c
+       ORDER BY c.created_at, c.seq
+       LIMIT 1`,
+      [projectId, JSON.stringify(group)],
+    );
+    if (r.rows[0]) return r.rows[0];
+  }
+  return null;
+}
+
+/** Scores every eligible todo task: boards with more classes than CLAIM_CLASS_LIMIT. */
+async function claimByFullScan(q: Queryable, projectId: string, loweredSkills: string[]): Promise<TaskRow | null> {
   const r = await q.query<TaskRow>(
     `SELECT t.* FROM tasks t
      WHERE ${claimSqlEligible(1)}
      ORDER BY ${claimSqlScore(2)} DESC, t.created_at, t.seq
      LIMIT 1
      FOR UPDATE OF t SKIP LOCKED`,
-    [projectId, skills.map((s) => s.toLowerCase())],
+    [projectId, loweredSkills],
   );
   return r.rows[0] ?? null;
+}
+
+/**
+ * Loads and row-locks (serialising one agent's concurrent calls) a registered agent, with the
+ * slots of the tasks it holds: what a claim needs of the agent, in one round trip.
+ */
+export async function lockAgentForClaim(q: Queryable, projectId: string, agentId: string): Promise<{ agent: AgentRow; heldSlots: number[] }> {
+  const r = await q.query<AgentRow & { held_slots: number[] }>(
+    `SELECT g.*, ARRAY(SELECT a.slot FROM assignments a WHERE a.project_id = g.project_id AND a.agent_id = g.id AND a.state = 'active' ORDER BY a.slot) AS held_slots
+       FROM agents g WHERE g.project_id = $1 AND g.id = $2 FOR UPDATE OF g`,
+    [projectId, agentId],
+  );
+  const row = r.rows[0];
+  if (!row) throw agentNotRegistered(agentId);
+  const { held_slots: heldSlots, ...agent } = row;
+  return { agent, heldSlots };
+}
+
+export interface TaskContext {
+  dependencies: { id: string; name: string; status: string }[];
+  decisions: { task_id: string; decision: string; agent_id: string }[];
+}
+
+/** A task's dependencies (summaries) and the latest decisions on it and on them, in one round trip. */
+export async function taskContext(q: Queryable, taskId: string): Promise<TaskContext> {
+  const r = await q.query<{ dependencies: TaskContext['dependencies']; decisions: TaskContext['decisions'] }>(
+    `SELECT
+       coalesce((SELECT json_agg(json_build_object('id', t.id, 'name', t.name, 'status', t.status) ORDER BY t.seq)
+                   FROM task_dependencies d JOIN tasks t ON t.id = d.depends_on WHERE d.task_id = $1), '[]') AS dependencies,
+       coalesce((SELECT json_agg(x) FROM (
+                   SELECT d.task_id, d.decision, d.agent_id FROM decisions d
+                    WHERE d.task_id = $1 OR d.task_id IN (SELECT depends_on FROM task_dependencies WHERE task_id = $1)
+                    ORDER BY d.created_at DESC LIMIT 20) x), '[]') AS decisions`,
+    [taskId],
+  );
+  return r.rows[0];
 }
 
 export async function countEligible(q: Queryable, projectId: string): Promise<number> {

@@ -15,7 +15,12 @@
 //   BENCH_WORKERS=ceil(N/3500), at least 2   load processes
 //   BENCH_TIMEOUT_S=600      give up on a storm after this long
 //   BENCH_POOL_MAX=10        DATABASE_POOL_MAX of each replica
-//   BENCH_CPU_PROF=dir       write V8 CPU profiles of the replicas to dir (on their clean exit)
+//   BENCH_PROFILE=1          after the measured storms, one more (min(M, 5000) tasks) with V8 CPU profiles of the
+//                            replicas and pg_stat_statements (if the server preloads it): where the time goes,
+//                            summarised in the result's notes; kept apart so profiling does not slow the headline run
+//   BENCH_CPU_PROF=dir       keep that storm's CPU profiles in dir (else a temporary directory)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMPLETE, Load, summarize, type LatencySummary } from './lib/load';
 import {
@@ -34,6 +39,7 @@ import {
   type Fleet,
   type Ledger,
 } from './lib/fleet';
+import { summarizeCpuProfiles, StatementStats, type CpuSummary, type StatementSummary } from './lib/profile';
 import { loadResult, machine, report, ROOT, round, versions, type BenchResult, type Series } from './lib/result';
 
 export interface StormOptions {
@@ -49,6 +55,8 @@ export interface StormOptions {
   /** Sample CPU per process group, Postgres waits and replica event-loop lag. */
   observe?: boolean;
   cpuProfDir?: string;
+  /** Record pg_stat_statements over the storm (when the server loads the extension). */
+  statements?: boolean;
 }
 
 export interface StormOutcome {
@@ -79,11 +87,13 @@ export interface StormOutcome {
   pgActiveAvg?: number;
   lagP99MaxMs?: number;
   assignmentsPerReplica: number[];
+  statements?: StatementSummary;
 }
 
 export async function runClaimStorm(o: StormOptions): Promise<StormOutcome> {
   let fleet: Fleet | undefined;
   let load: Load | undefined;
+  let stats: StatementStats | undefined;
   try {
     fleet = await startBenchFleet({ replicas: o.replicas, basePort: o.basePort, cpuProfDir: o.cpuProfDir });
     const { projectId, apiKey } = await seedProject(fleet, o.tasks, 'claim-storm');
@@ -103,6 +113,8 @@ export async function runClaimStorm(o: StormOptions): Promise<StormOutcome> {
     const waits = o.observe ? await new PgWaitSampler(fleet.databaseUrl, 100).start() : undefined;
     const pids = () => ({ replicas: fleet!.replicas.map((r) => r.proc.pid!), workers: load!.workerPids });
     const cpu0 = o.observe ? cpuSnapshot(pids()) : undefined;
+    stats = o.statements ? await StatementStats.open(fleet.databaseUrl) : undefined;
+    await stats?.reset();
     const t0 = Date.now();
     load.begin();
     const deadline = t0 + (o.timeoutS ?? 600) * 1000;
@@ -113,6 +125,7 @@ export async function runClaimStorm(o: StormOptions): Promise<StormOutcome> {
       if (done >= o.tasks) break;
     }
     const cpu1 = o.observe ? cpuSnapshot(pids()) : undefined;
+    const statements = await stats?.read();
     await waits?.stop();
     await sampler?.stop();
     await load.stop(true);
@@ -160,8 +173,10 @@ export async function runClaimStorm(o: StormOptions): Promise<StormOutcome> {
       pgActiveAvg: waits?.activeAvg(),
       lagP99MaxMs: lag.length ? round(Math.max(...lag) * 1000, 1) : undefined,
       assignmentsPerReplica: perReplica,
+      statements,
     };
   } finally {
+    await stats?.close().catch(() => undefined);
     await load?.close();
     await fleet?.stop();
   }
@@ -175,13 +190,13 @@ const REPLICAS = env.int('BENCH_REPLICAS', 3);
 const SWEEP = env.bool('BENCH_REPLICA_SWEEP');
 const TIMEOUT_S = env.int('BENCH_TIMEOUT_S', 600);
 const SWEEP_TASKS = env.int('BENCH_SWEEP_TASKS', TASKS);
+const PROFILE = env.bool('BENCH_PROFILE', true);
 const TASKS_SWEEP = (process.env.BENCH_TASKS_SWEEP ?? '').split(',').filter(Boolean).map(Number).filter((n) => n > 0);
 
 async function main(): Promise<void> {
   const startedAt = new Date();
   const watch = new ForeignWatch().start();
   const workers = process.env.BENCH_WORKERS ? env.int('BENCH_WORKERS', 2) : undefined;
-  const cpuProf = process.env.BENCH_CPU_PROF ? join(ROOT, process.env.BENCH_CPU_PROF) : undefined;
   // Side runs first (other replica counts, other board sizes), the main run last.
   const plan: { k: number; tasks: number }[] = [];
   const add = (k: number, tasks: number) => {
@@ -191,13 +206,13 @@ async function main(): Promise<void> {
   for (const t of TASKS_SWEEP) add(REPLICAS, t);
   plan.push({ k: REPLICAS, tasks: TASKS });
   const runs: StormOutcome[] = [];
-  for (const [i, p] of plan.entries()) {
-    const last = i === plan.length - 1;
-    const r = await runClaimStorm({ replicas: p.k, agents: AGENTS, tasks: p.tasks, workers, timeoutS: TIMEOUT_S, observe: true, cpuProfDir: last ? cpuProf : undefined });
+  for (const p of plan) {
+    const r = await runClaimStorm({ replicas: p.k, agents: AGENTS, tasks: p.tasks, workers, timeoutS: TIMEOUT_S, observe: true });
     console.error(`claim-storm K=${p.k} M=${p.tasks}: ${r.claimsPerS} claims/s, ${r.ledger.done}/${p.tasks} done, duplicates ${r.ledger.tasksAssignedMoreThanOnce}, errors ${r.errorCount}`);
     runs.push(r);
   }
   const main = runs[runs.length - 1];
+  const profiled = PROFILE ? await profiledStorm(workers) : undefined;
   const byReplicas = runs.filter((r) => r.tasks === SWEEP_TASKS).sort((a, b) => a.replicas - b.replicas);
   const byTasks = runs.filter((r) => r.replicas === REPLICAS).sort((a, b) => a.tasks - b.tasks);
   const duplicates = main.ledger.tasksAssignedMoreThanOnce;
@@ -224,6 +239,7 @@ async function main(): Promise<void> {
   main.assignmentsPerReplica.forEach((n, i) => (metrics[`r${i + 1}_assignments`] = n));
   for (const [k, v] of Object.entries(main.cpu ?? {})) metrics[`cpu_${k}`] = v;
   for (const r of runs) if (r !== main) metrics[`claims_per_s_k${r.replicas}_tasks${r.tasks}`] = r.claimsPerS;
+  if (profiled) Object.assign(metrics, profileMetrics(profiled));
 
   const series: Record<string, Series> = {
     completions_per_s: {
@@ -294,11 +310,63 @@ async function main(): Promise<void> {
       ...(bossRate && pgBoss
         ? [`vs_pg_boss = claims_per_s / jobs_per_s of bench/results/baseline-pgboss.json (${pgBoss.startedAt}: ${bossRate} jobs/s, ${pgBoss.title})`]
         : ['no pg-boss baseline result found (bench/results/baseline-pgboss.json)']),
+      ...(profiled ? profileNotes(profiled) : []),
       ...(others.length > 0 ? [`NOT ALONE: other programs seen on the machine during the run: ${others.join(' | ')}`] : []),
       ...main.anomalies.slice(0, 10),
     ],
   };
   report(result);
+}
+
+interface Profiled {
+  storm: StormOutcome;
+  cpu?: CpuSummary;
+}
+
+/** One more storm, profiled: CPU profiles of the replicas (written as they exit) and pg_stat_statements. */
+async function profiledStorm(workers: number | undefined): Promise<Profiled> {
+  const dir = process.env.BENCH_CPU_PROF ? join(ROOT, process.env.BENCH_CPU_PROF) : mkdtempSync(join(tmpdir(), 'pm-agent-prof-'));
+  const tasks = Math.min(TASKS, 5000);
+  const storm = await runClaimStorm({ replicas: REPLICAS, agents: AGENTS, tasks, workers, timeoutS: TIMEOUT_S, observe: true, cpuProfDir: dir, statements: true });
+  console.error(`claim-storm (profiled) K=${REPLICAS} M=${tasks}: ${storm.claimsPerS} claims/s`);
+  const cpu = summarizeCpuProfiles(dir);
+  if (!process.env.BENCH_CPU_PROF) rmSync(dir, { recursive: true, force: true });
+  return { storm, cpu };
+}
+
+function profileMetrics(p: Profiled): Record<string, number> {
+  const m: Record<string, number> = { profile_claims_per_s: p.storm.claimsPerS };
+  const st = p.storm.statements;
+  const claims = p.storm.ledger.done;
+  if (st && claims > 0) {
+    m.profile_statements_per_claim = round(st.calls / claims, 1);
+    m.profile_pg_exec_ms_per_claim = round(st.execMs / claims, 3);
+    m.profile_pg_plan_ms_per_claim = round(st.planMs / claims, 3);
+  }
+  if (p.cpu) m.profile_replica_socket_writes_pct = p.cpu.socketWritesPct;
+  return m;
+}
+
+function profileNotes(p: Profiled): string[] {
+  const notes = [`profile: a separate storm of ${p.storm.tasks} tasks (same agents and replicas), ${p.storm.claimsPerS} claims/s while profiled`];
+  if (p.cpu) {
+    notes.push(
+      `profile, replica CPU (${p.cpu.profiles} V8 profiles, ${p.cpu.sampledS} s sampled, start-up included) by owner of the running frame: ` +
+        p.cpu.byOwner.map(([k, v]) => `${k} ${v}%`).join(', '),
+      `profile: socket writes (the syscall, which on loopback also runs the receiver's TCP path) are ${p.cpu.socketWritesPct}% of replica CPU; made by: ` +
+        p.cpu.socketWritesBy.map(([k, v]) => `${k} ${v}%`).join(', '),
+    );
+  } else notes.push('profile: no CPU profile was written');
+  const st = p.storm.statements;
+  if (st) {
+    const claims = Math.max(1, p.storm.ledger.done);
+    notes.push(
+      `profile, pg_stat_statements over the storm: ${st.calls} statements (${round(st.calls / claims, 1)} per claim + completion, relay and consumers included), ` +
+        `execution ${st.execMs} ms, planning ${st.planMs} ms in all; heaviest: ` +
+        st.top.map((t) => `${t.calls}× ${t.ms} ms "${t.query}"`).join('; '),
+    );
+  } else notes.push('profile: pg_stat_statements is not loaded by this server (shared_preload_libraries), so statement counts were not recorded');
+  return notes;
 }
 
 if (require.main === module) {

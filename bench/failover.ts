@@ -16,7 +16,7 @@
 //   BENCH_WORK_MS=5000       simulated work before each report (an agent reports every few seconds)
 //   BENCH_PROGRESS=3         in_progress reports per task before the completion
 //   BENCH_RECONNECT_JITTER_MS=250  a moving agent waits a random 0..this first
-//   BENCH_TASKS=auto         board size: what the agents could finish at full pace, +25 % (the claim scans the board: kept no larger)
+//   BENCH_TASKS=auto         board size: what the agents could finish at full pace, +25 %
 //   BENCH_WORKERS=ceil(N/3500), at least 2   load processes
 import { COMPLETE, Load, summarize } from './lib/load';
 import { cpuBetween, cpuSnapshot, env, ForeignWatch, ledger, MEM, MetricsSampler, scrape, seedProject, sleep, startBenchFleet, type Fleet } from './lib/fleet';

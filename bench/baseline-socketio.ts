@@ -365,7 +365,7 @@ async function callPhase(
       [`${p}p50_ms`]: round(percentile(lat, 50)),
       [`${p}p95_ms`]: round(percentile(lat, 95)),
       [`${p}p99_ms`]: round(percentile(lat, 99)),
-      [`${p}max_ms`]: round(lat.length ? Math.max(...lat) : Number.NaN),
+      [`${p}max_ms`]: round(lat.length ? lat.reduce((a, b) => (b > a ? b : a), -Infinity) : Number.NaN),
       [`${q}timeouts`]: results.reduce((sum, r) => sum + r.timeouts, 0),
       [`${q}errors`]: results.reduce((sum, r) => sum + r.errors, 0),
       [`${q}server_cpu_pct_of_one_core`]: round(s.cpuPct, 1),

@@ -395,7 +395,11 @@ export const METHOD: { role: Role | 'chaos'; heading: string; text: string }[] =
       'claim + complete round trip through Socket.IO, the replica and Postgres. Duplicates are counted twice: in Postgres (a ' +
       'task with more than one assignment) and at the agents (a task id handed to two). Postgres wait events and CPU per ' +
       'process group are sampled meanwhile. With `BENCH_REPLICA_SWEEP=1` the storm runs with 1, 2, … K replicas (the ' +
-      'claims/s vs replicas chart).',
+      'claims/s vs replicas chart). A last, smaller storm runs profiled (V8 CPU profiles of the replicas; pg_stat_statements ' +
+      'when the server preloads it): its notes say where the time goes, kept apart so the profiler does not slow the headline ' +
+      'figure. A claim is one transaction of 9 round trips to Postgres, BEGIN and COMMIT included (the best task is found by a ' +
+      'skip scan over the board\u2019s (priority, labels) classes, then the oldest eligible task of the best class is taken ' +
+      '`FOR UPDATE SKIP LOCKED`); a completion is one of 7.',
   },
   {
     role: 'steady',
@@ -426,13 +430,15 @@ export const METHOD: { role: Role | 'chaos'; heading: string; text: string }[] =
       'handler acks at once with an answer of pm-agent\u2019s size and shape: no database, no Redis, no auth. Two phases, each ' +
       'against a fresh server process: idle connections opened in steps, the server\u2019s memory after GC at each step (the ' +
       'per-connection floor of Socket.IO itself, measured like `hold`: growth ÷ connections); then clients in load processes ' +
-      'calling in a closed loop after a warm-up: acks/s and ack latency.',
+      'calling in a closed loop after a warm-up (the most acks/s the machine gives); then the same clients paced like the ' +
+      '`steady` agents (one call every few seconds each): the ack latency to set next to pm-agent\u2019s steady p99.',
   },
   {
     role: 'pgboss',
     heading: 'baseline — pg-boss (`bench/baseline-pgboss.ts`)',
     text:
-      'pg-boss on the same Postgres (a fresh database): M jobs carrying a `request_next_task` answer are enqueued, then W ' +
+      'pg-boss on the same Postgres (a fresh database): M jobs carrying the task as pm-agent\u2019s benchmarks seed it (same ' +
+      'priority mix, pg-boss ordering by priority as pm-agent does) are enqueued, then W ' +
       'concurrent fetchers spread over P load processes (each with its own pg-boss instance and pool, as pm-agent\u2019s claims ' +
       'are spread over its replicas) fetch one job at a time and complete it, until the queue is empty. jobs/s = completions ÷ ' +
       '(last completion − first fetch); fetch and complete latency; duplicates; Postgres wait events. The fetchers talk to ' +
@@ -753,7 +759,7 @@ export function buildReport(results: Results, imageDir = 'bench'): Report {
     for (const e of mine) md.push(`- ${esc(e.figure)}: ${withUnit(e.value ?? Number.NaN, e.unit)} against ${opText(e.op, e.target, e.unit)}, ${e.status.replace(/\*\*/g, '')}.`);
     const limits = mine[0].limits;
     md.push('', limits.length ? 'What the run recorded about its limits:' : `\`${name}\` recorded nothing about what limits it.`, '');
-    for (const l of limits) md.push(`- ${esc(clip(l, 400))}`);
+    for (const l of limits) md.push(`- ${esc(clip(l, l.startsWith('profile') ? 1600 : 400))}`);
     md.push('');
   }
 

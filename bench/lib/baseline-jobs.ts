@@ -308,7 +308,7 @@ export function summarizeJobRun(reports: readonly FetcherReport[], startAt: numb
   const duplicates = [...seen.values()].filter((n) => n > 1).length;
   const refused = reports.reduce((s, x) => s + x.refused, 0);
   const distinctCompleted = seen.size;
-  const lastDone = doneAt.length ? Math.max(...doneAt) : startAt;
+  const lastDone = doneAt.length ? doneAt.reduce((a, b) => (b > a ? b : a), -Infinity) : startAt;
   const seconds = Math.max(1e-3, (lastDone - startAt) / 1000);
   const completedOk = ids.length - refused;
 
@@ -326,7 +326,7 @@ export function summarizeJobRun(reports: readonly FetcherReport[], startAt: numb
     [p('fetch_p50_ms')]: round(percentile(fetchMs, 50)),
     [p('fetch_p95_ms')]: round(percentile(fetchMs, 95)),
     [p('fetch_p99_ms')]: round(percentile(fetchMs, 99)),
-    [p('fetch_max_ms')]: round(fetchMs.length ? Math.max(...fetchMs) : Number.NaN),
+    [p('fetch_max_ms')]: round(fetchMs.length ? fetchMs.reduce((a, b) => (b > a ? b : a), -Infinity) : Number.NaN),
     [p('complete_p50_ms')]: round(percentile(completeMs, 50)),
     [p('complete_p99_ms')]: round(percentile(completeMs, 99)),
     [p('cycle_p50_ms')]: round(percentile(cycleMs, 50)),

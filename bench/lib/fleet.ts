@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as amqpConnect } from 'amqplib';
 import { Cluster } from 'ioredis';
@@ -45,6 +46,8 @@ export interface FleetOptions {
   rabbit?: boolean;
   /** Directory for the replicas' V8 CPU profiles (`<pid>.cpuprofile`, written when a replica exits). */
   cpuProfDir?: string;
+  /** Replicas collect garbage (twice, all generations) on SIGUSR2: memory readings of the live set (gcReplicas). */
+  gcOnSignal?: boolean;
 }
 
 export interface Fleet {
@@ -115,7 +118,10 @@ export async function startBenchFleet(opts: FleetOptions): Promise<Fleet> {
       DRAIN_NOTICE_MS: '200',
       DATABASE_POOL_MAX: process.env.BENCH_POOL_MAX ?? '10',
       ...(rabbit ? { RABBITMQ_URL, RABBITMQ_PREFIX: rabbitPrefix } : { RABBITMQ_URL: '' }),
-      NODE_OPTIONS: opts.cpuProfDir ? `--require ${writeProfiler(opts.cpuProfDir)}` : '',
+      NODE_OPTIONS: [
+        ...(opts.cpuProfDir ? [`--require ${writeProfiler(opts.cpuProfDir)}`] : []),
+        ...(opts.gcOnSignal ? [`--require ${writeGcOnSignal()}`] : []),
+      ].join(' '),
       ...opts.env,
     },
   );
@@ -180,6 +186,29 @@ process.on('exit', () => {
 `,
   );
   return file;
+}
+
+/**
+ * A preload that makes a replica collect garbage on SIGUSR2 (benchmarks only: the service itself
+ * never exposes gc). Memory read right after is the live set, as the bare Socket.IO baseline
+ * reads its own after gc().
+ */
+function writeGcOnSignal(): string {
+  const file = join(tmpdir(), 'pm-agent-bench-gc-on-signal.cjs');
+  writeFileSync(
+    file,
+    `require('node:v8').setFlagsFromString('--expose-gc');
+const gc = require('node:vm').runInNewContext('gc');
+process.on('SIGUSR2', () => { gc(); gc(); });
+`,
+  );
+  return file;
+}
+
+/** Asks every replica (started with gcOnSignal) to collect garbage, then gives them a moment. */
+export async function gcReplicas(replicas: readonly Replica[]): Promise<void> {
+  for (const r of replicas) r.proc.kill('SIGUSR2');
+  await sleep(2000);
 }
 
 export async function startBenchReplica(port: number, replicaEnv: Record<string, string>): Promise<Replica> {

@@ -2,7 +2,8 @@ import { Logger } from '@nestjs/common';
 import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { EventBus, type EventHandler, type PublishedEvent } from '../../modules/events/event-bus';
-import { QUEUE_NAMES, retryDelayMs, topology, type QueueName, type Topology } from '../../modules/events/topology';
+import { afterFailure } from '../../modules/events/failure-policy';
+import { QUEUE_NAMES, topology, type QueueName, type Topology } from '../../modules/events/topology';
 
 export interface RabbitOptions {
   url: string;
@@ -16,6 +17,8 @@ export interface RabbitOptions {
 }
 
 const ATTEMPT_HEADER = 'x-pm-attempt';
+/** Deliveries that failed only because the database was out of reach (not counted as attempts). */
+const UNAVAILABLE_HEADER = 'x-pm-unavailable';
 
 /**
  * RabbitMQ through amqp-connection-manager (reconnects with backoff and re-runs the setup of
@@ -113,7 +116,9 @@ export class RabbitEventBus extends EventBus {
 
   private async onMessage(ch: ConfirmChannel, queue: QueueName, msg: ConsumeMessage | null, handler: EventHandler): Promise<void> {
     if (!msg) return; // consumer cancelled by the broker; the wrapper re-subscribes on reconnect
-    const attempt = Number((msg.properties.headers ?? {})[ATTEMPT_HEADER] ?? 1);
+    const headers = msg.properties.headers ?? {};
+    const attempt = Number(headers[ATTEMPT_HEADER] ?? 1);
+    const unavailable = Number(headers[UNAVAILABLE_HEADER] ?? 0);
     let event: PublishedEvent;
     try {
       event = JSON.parse(msg.content.toString('utf8')) as PublishedEvent;
@@ -129,17 +134,18 @@ export class RabbitEventBus extends EventBus {
       safe(() => ch.ack(msg));
     } catch (err) {
       this.stats.failed++;
-      if (attempt >= this.opts.maxAttempts) {
+      const outcome = afterFailure(err, { attempt, unavailable }, this.opts);
+      if (!outcome.retry) {
         this.stats.deadLettered++;
-      this.onDeadLetter?.(queue);
+        this.onDeadLetter?.(queue);
         this.logger.warn(`${queue}: event ${event.id} (${event.type}) dead-lettered after ${attempt} attempts: ${(err as Error).message}`);
         return safe(() => ch.nack(msg, false, false));
       }
       this.stats.retried++;
       const props: Options.Publish = {
         ...msg.properties,
-        headers: { ...(msg.properties.headers ?? {}), [ATTEMPT_HEADER]: attempt + 1 },
-        expiration: String(retryDelayMs(attempt, this.opts.retryBaseMs)),
+        headers: { ...headers, [ATTEMPT_HEADER]: outcome.next.attempt, [UNAVAILABLE_HEADER]: outcome.next.unavailable },
+        expiration: String(outcome.delayMs),
         persistent: true,
       };
       // Publish the retry (confirmed) before acking: a crash in between repeats, never loses.

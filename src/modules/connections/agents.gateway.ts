@@ -3,6 +3,7 @@ import { OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, WebSocketGatew
 import type { Namespace, Socket } from 'socket.io';
 import { AppConfig } from '../../config/app-config';
 import { AppError, CommonErrorCode } from '../../common/errors';
+import { isDatabaseUnavailable } from '../../infra/database/unavailable';
 import { MetricsService } from '../../infra/metrics/metrics.service';
 import { RateLimiter } from '../../infra/shared-state/rate-limiter';
 import { TokenService, type AgentIdentity } from '../auth/token.service';
@@ -103,12 +104,10 @@ function rateLimited(retryAfterMs: number, message: string): AppError {
   return new AppError(CommonErrorCode.RATE_LIMITED, message, { retry_after_seconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
 }
 
-// The database is out of reach or saturated: the caller should retry shortly, not report a bug.
-const UNAVAILABLE_RE = /timeout exceeded when trying to connect|Connection terminated|ECONNREFUSED|the database system is (starting up|shutting down)|too many clients/i;
-
 export function errorAnswer(err: unknown, logger: Logger): object {
   if (err instanceof AppError) return { success: false, error: err.message, code: err.code, ...err.details };
-  if (err instanceof Error && UNAVAILABLE_RE.test(err.message)) {
+  // The database is out of reach or saturated: the caller should retry shortly, not report a bug.
+  if (err instanceof Error && isDatabaseUnavailable(err)) {
     logger.warn(`database unavailable: ${err.message}`);
     return { success: false, error: 'Service temporarily unavailable; retry shortly', code: CommonErrorCode.UNAVAILABLE, retry_after_seconds: 1 };
   }

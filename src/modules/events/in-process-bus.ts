@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { EventBus, type EventHandler, type PublishedEvent } from './event-bus';
-import { queuesFor, retryDelayMs, type QueueName } from './topology';
+import { afterFailure, type DeliveryState } from './failure-policy';
+import { queuesFor, type QueueName } from './topology';
 
 interface Options {
   maxAttempts: number;
@@ -28,7 +29,7 @@ export class InProcessEventBus extends EventBus {
   async publish(events: readonly PublishedEvent[]): Promise<void> {
     for (const e of events) {
       this.stats.published++;
-      for (const q of queuesFor(e.type)) this.enqueue(q, e, 1);
+      for (const q of queuesFor(e.type)) this.enqueue(q, e, { attempt: 1, unavailable: 0 });
     }
   }
 
@@ -46,17 +47,17 @@ export class InProcessEventBus extends EventBus {
     await Promise.all(this.tails.values());
   }
 
-  private enqueue(queue: QueueName, event: PublishedEvent, attempt: number, delayMs = 0): void {
+  private enqueue(queue: QueueName, event: PublishedEvent, state: DeliveryState, delayMs = 0): void {
     if (this.closed) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
       // One delivery at a time per queue, in publish order, like a single consumer with prefetch 1.
-      this.tails.set(queue, (this.tails.get(queue) ?? Promise.resolve()).then(() => this.deliver(queue, event, attempt)));
+      this.tails.set(queue, (this.tails.get(queue) ?? Promise.resolve()).then(() => this.deliver(queue, event, state)));
     }, delayMs);
     this.timers.add(t);
   }
 
-  private async deliver(queue: QueueName, event: PublishedEvent, attempt: number): Promise<void> {
+  private async deliver(queue: QueueName, event: PublishedEvent, state: DeliveryState): Promise<void> {
     const handler = this.handlers.get(queue);
     if (!handler || this.closed) return;
     try {
@@ -64,17 +65,18 @@ export class InProcessEventBus extends EventBus {
       this.stats.delivered++;
     } catch (err) {
       this.stats.failed++;
-      if (attempt >= this.opts.maxAttempts) {
+      const outcome = afterFailure(err, state, this.opts);
+      if (!outcome.retry) {
         this.stats.deadLettered++;
         this.onDeadLetter?.(queue);
         const list = this.deadLetters.get(queue) ?? [];
         list.push(event);
         this.deadLetters.set(queue, list);
-        this.logger.warn(`${queue}: event ${event.id} (${event.type}) dead-lettered after ${attempt} attempts: ${(err as Error).message}`);
+        this.logger.warn(`${queue}: event ${event.id} (${event.type}) dead-lettered after ${state.attempt} attempts: ${(err as Error).message}`);
         return;
       }
       this.stats.retried++;
-      this.enqueue(queue, event, attempt + 1, retryDelayMs(attempt, this.opts.retryBaseMs));
+      this.enqueue(queue, event, outcome.next, outcome.delayMs);
     }
   }
 }

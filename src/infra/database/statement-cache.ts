@@ -7,9 +7,17 @@ import type { PoolClient } from 'pg';
  */
 export const PREPARED_PER_CONNECTION = 500;
 
+const names = new Map<string, string>();
+
 /** The name a statement text is prepared under: stable per text, so a connection never reuses a name for another text. */
 export function statementName(text: string): string {
-  return `pm_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}`;
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `pm_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}`;
+    // Hashed once per text (the app's statements are a fixed set; generated ones stop being cached).
+    if (names.size < 4 * PREPARED_PER_CONNECTION) names.set(text, name);
+  }
+  return name;
 }
 
 /**

@@ -80,25 +80,24 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
   /** One pass over the partitions that have unsent rows. Returns how many rows went out. */
   async relayAll(): Promise<number> {
     const parts = await this.db.query<{ partition: number }>('SELECT DISTINCT partition FROM outbox WHERE published_at IS NULL');
-    let total = 0;
-    for (const { partition } of shuffle(parts.rows)) {
-      if (this.stopped) break;
-      total += await this.relayPartition(partition);
-    }
+    const total = parts.rows.length > 0 && !this.stopped ? await this.relayPartitions(shuffle(parts.rows.map((r) => r.partition))) : 0;
     await this.cleanup();
     return total;
   }
 
-  private async relayPartition(partition: number): Promise<number> {
+  /**
+   * Publishes the oldest unsent rows of those of these partitions no other relay holds right now,
+   * in one transaction: the partition locks and the rows in one statement, the sent mark in another.
+   */
+  private async relayPartitions(partitions: number[]): Promise<number> {
     return this.db.tx(async (c) => {
-      const lock = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, $2) AS ok', [RELAY_LOCK, partition]);
-      if (!lock.rows[0]?.ok) return 0; // another replica has this partition right now
       const rows = await c.query<OutboxRow>(
-        `SELECT id, project_id, aggregate_id, event_type, payload, created_at FROM outbox
-         WHERE published_at IS NULL AND partition = $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [partition, this.config.outbox.batchSize],
+        `WITH mine AS MATERIALIZED (SELECT p FROM unnest($1::int[]) AS p WHERE pg_try_advisory_xact_lock($2::int, p))
+         SELECT id, project_id, aggregate_id, event_type, payload, created_at FROM outbox
+          WHERE published_at IS NULL AND partition IN (SELECT p FROM mine) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`,
+        [partitions, RELAY_LOCK, this.config.outbox.batchSize],
       );
-      if (rows.rows.length === 0) return 0;
+      if (rows.rows.length === 0) return 0; // every one of them is being relayed by another replica
       await this.bus.publish(rows.rows.map(toEvent));
       await c.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.rows.map((r) => r.id)]);
       this.published += rows.rows.length;

@@ -10,7 +10,7 @@ import { fallbackInstructions, recoverySection } from '../ai/fallback-instructio
 import type { AgentIdentity } from '../auth/token.service';
 import { eventWrite } from '../events/outbox';
 import { leaseTerms } from './lease';
-import { activeAssignmentsOf, claimNextTask, countEligible, findTask, lockAgentForClaim, taskContext, type TaskContext } from './task.queries';
+import { activeAssignmentsOf, claimBestTask, countEligible, findTask, lockAgentForClaim, taskContext, type TaskContext } from './task.queries';
 import type { AssignmentRow, TaskRow } from './task.types';
 
 type NextTaskAnswer =
@@ -47,9 +47,9 @@ export class AssignmentService {
       } else if (heldSlots.length > 0 && (await this.idleAgentsShouldGoFirst(c, who))) {
         answer = this.noTask();
       } else {
-        const task = await claimNextTask(c, who.projectId, agent.skills);
-        claimed = task !== null;
-        answer = task ? { success: true, task: await this.claim(c, agent, task, heldSlots) } : this.noTask();
+        const best = await claimBestTask(c, who.projectId, agent.skills);
+        claimed = best !== null;
+        answer = best ? { success: true, task: await this.claim(c, agent, best.task, best.context, heldSlots) } : this.noTask();
       }
       const waitingSince = answer.success ? null : new Date();
       await runWrites(c, [
@@ -81,13 +81,12 @@ export class AssignmentService {
     return idleWaiting > 0 && (await countEligible(c, who.projectId)) <= idleWaiting;
   }
 
-  private async claim(c: PoolClient, agent: AgentRow, task: TaskRow, heldSlots: number[]): Promise<Record<string, unknown>> {
+  private async claim(c: PoolClient, agent: AgentRow, task: TaskRow, context: TaskContext, heldSlots: number[]): Promise<Record<string, unknown>> {
     const now = new Date();
     const usedSlots = new Set(heldSlots);
     let slot = 0;
     while (usedSlots.has(slot)) slot++;
     const lease = leaseTerms(this.config.lease, now, 0, 0);
-    const context = await taskContext(c, task.id);
     // Instructions prepared by the LLM while the task waited, else the deterministic brief.
     const instructions = task.prepared_instructions
       ? [`# Task Assignment for ${agent.name}`, ...(task.recovery_info ? [recoverySection(task.recovery_info)] : []), task.prepared_instructions].join('\n\n')

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { beginIdempotent } from '../../common/idempotency';
 import { Db } from '../../infra/database/db';
-import { requireAgent } from '../agents/agent.queries';
 import { fallbackBlockerAnalysis, type BlockerAnalysis, type Severity } from '../ai/fallback-blocker';
 import type { AgentIdentity } from '../auth/token.service';
 import { recordEvent } from '../events/outbox';
@@ -31,8 +30,7 @@ export class BlockerService {
     return this.db.tx(async (c) => {
       const idem = await beginIdempotent<BlockerAnswer>(c, { ...who, requestId: input.request_id, tool: 'report_blocker' });
       if (idem.replay) return idem.response;
-      const agent = await requireAgent(c, who.projectId, who.agentId);
-      const { task, assignment } = await lockHeldTask(c, who, input.task_id, input.lease_token);
+      const { task, assignment, agentName } = await lockHeldTask(c, who, input.task_id, input.lease_token);
       const analysis = fallbackBlockerAnalysis(input.blocker_description, input.severity);
       const suggestions = analysis.resolution_steps;
       const id = randomUUID();
@@ -51,7 +49,7 @@ export class BlockerService {
           task_id: task.id,
           blocker_id: id,
           agent_id: who.agentId,
-          agent_name: agent.name,
+          agent_name: agentName,
           severity: input.severity,
           description: input.blocker_description,
           suggestions,

@@ -4,7 +4,6 @@ import { AppConfig } from '../../config/app-config';
 import { beginIdempotent } from '../../common/idempotency';
 import { Db } from '../../infra/database/db';
 import { runWrites, type Statement } from '../../infra/database/write-batch';
-import { requireAgent } from '../agents/agent.queries';
 import type { AgentIdentity } from '../auth/token.service';
 import { eventWrite } from '../events/outbox';
 import { tickChecklist } from '../kanban/comments';
@@ -34,8 +33,7 @@ export class ProgressService {
     return this.db.tx(async (c) => {
       const idem = await beginIdempotent<ProgressAnswer>(c, { ...who, requestId: input.request_id, tool: 'report_task_progress' });
       if (idem.replay) return idem.response;
-      const agent = await requireAgent(c, who.projectId, who.agentId);
-      const { task, assignment } = await lockHeldTask(c, who, input.task_id, input.lease_token);
+      const { task, assignment, agentName } = await lockHeldTask(c, who, input.task_id, input.lease_token);
       const progress = input.status === 'completed' ? 100 : clampProgress(input.progress);
       const writes: Statement[] = [
         {
@@ -46,7 +44,7 @@ export class ProgressService {
       const checklist = tickChecklist(task.checklist, progress);
       let result: ProgressAnswer;
       if (input.status === 'completed' || progress >= 100) {
-        writes.push(...this.completion(c, task, assignment, checklist, agent.name, input.status, input.message));
+        writes.push(...this.completion(c, task, assignment, checklist, agentName, input.status, input.message));
         result = { success: true, message: 'Progress updated successfully', task_status: 'done' };
       } else {
         const status = input.status === 'blocked' ? 'blocked' : 'in_progress';

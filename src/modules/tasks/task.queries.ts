@@ -19,11 +19,13 @@ export const CLAIM_CLASS_LIMIT = 64;
  * instead of scoring and sorting every todo task on every claim (126 ms at 20,000 tasks) the claim
  * lists the classes with a skip scan of `tasks_todo_class`, scores them, and takes the oldest
  * eligible task of the best class (several classes when their scores tie) from the same index:
- * two index probes instead of a sort of the whole board, with the same order as `rankTasks`.
+ * index probes instead of a sort of the whole board, with the same order as `rankTasks`. The
+ * common case (the best class has a free task) is one statement, which also brings the task's
+ * context (dependencies, decisions) for its answer.
  */
-export async function claimNextTask(q: Queryable, projectId: string, skills: readonly string[]): Promise<TaskRow | null> {
+export async function claimBestTask(q: Queryable, projectId: string, skills: readonly string[]): Promise<{ task: TaskRow; context: TaskContext } | null> {
   const lowered = skills.map((s) => s.toLowerCase());
-  const classes = await q.query<{ priority: string; labels: string[]; score: string }>(
+  const r = await q.query<TaskRow & { classes: ScoredClass[]; class_count: number; context: TaskContext | null }>(
     `WITH RECURSIVE classes AS (
        (SELECT priority, labels FROM tasks WHERE project_id = $1 AND status = 'todo' ORDER BY priority, labels LIMIT 1)
        UNION ALL
@@ -31,37 +33,71 @@ export async function claimNextTask(q: Queryable, projectId: string, skills: rea
          SELECT x.priority, x.labels FROM tasks x
           WHERE x.project_id = $1 AND x.status = 'todo' AND (x.priority, x.labels) > (c.priority, c.labels)
           ORDER BY x.priority, x.labels LIMIT 1) n
+     ), scored AS (
+       SELECT t.priority, t.labels, ${claimSqlScore(2)} AS score FROM (SELECT * FROM classes LIMIT ${CLAIM_CLASS_LIMIT + 1}) t
+     ), summary AS (
+       SELECT coalesce(json_agg(json_build_object('priority', priority, 'labels', labels, 'score', score::text)), '[]') AS classes,
+              count(*)::int AS class_count, max(score) AS top FROM scored
      )
-     SELECT t.priority, t.labels, ${claimSqlScore(2)}::text AS score FROM (SELECT * FROM classes LIMIT ${CLAIM_CLASS_LIMIT + 1}) t`,
+     SELECT s.classes, s.class_count, c.*, CASE WHEN c.id IS NULL THEN NULL ELSE ${CONTEXT_JSON('c.id')} END AS context
+       FROM summary s
+       LEFT JOIN LATERAL (
+         SELECT t.* FROM scored k CROSS JOIN LATERAL (${CLAIM_FROM_CLASS('k')}) t
+          WHERE k.score = s.top AND s.class_count <= ${CLAIM_CLASS_LIMIT}
+          ORDER BY t.created_at, t.seq LIMIT 1
+       ) c ON true`,
     [projectId, lowered],
   );
-  if (classes.rows.length > CLAIM_CLASS_LIMIT) return claimByFullScan(q, projectId, lowered);
+  const { classes, class_count: classCount, context, ...row } = r.rows[0];
+  if (row.id) return { task: row, context: context! };
+  if (classCount > CLAIM_CLASS_LIMIT) return withContext(q, await claimByFullScan(q, projectId, lowered));
 
-  // Best score first; classes whose scores tie are searched together and merged by age.
+  // The best class had nothing free: the next ones, best score first, classes whose scores tie
+  // searched together and merged by age.
   const groups = new Map<string, { priority: string; labels: string[] }[]>();
-  for (const k of [...classes.rows].sort((a, b) => Number(b.score) - Number(a.score))) {
+  for (const k of [...classes].sort((a, b) => Number(b.score) - Number(a.score))) {
     const g = groups.get(k.score) ?? [];
     g.push({ priority: k.priority, labels: k.labels });
     groups.set(k.score, g);
   }
-  for (const group of groups.values()) {
-    // SKIP LOCKED lets racing claims pass over each other's candidates instead of queueing; the
-    // re-check of `status = 'todo'` on the locked row and the unique index stop any double hold.
-    const r = await q.query<TaskRow>(
+  for (const group of [...groups.values()].slice(1)) {
+    const found = await q.query<TaskRow>(
       `SELECT c.* FROM jsonb_to_recordset($2::jsonb) AS k(priority text, labels text[])
-       CROSS JOIN LATERAL (
-         SELECT t.* FROM tasks t
-          WHERE ${claimSqlEligible(1)} AND t.priority = k.priority AND t.labels = k.labels
-          ORDER BY t.created_at, t.seq
-          LIMIT 1
-          FOR UPDATE OF t SKIP LOCKED) c
+       CROSS JOIN LATERAL (${CLAIM_FROM_CLASS('k')}) c
        ORDER BY c.created_at, c.seq
        LIMIT 1`,
       [projectId, JSON.stringify(group)],
     );
-    if (r.rows[0]) return r.rows[0];
+    if (found.rows[0]) return withContext(q, found.rows[0]);
   }
   return null;
+}
+
+interface ScoredClass {
+  priority: string;
+  labels: string[];
+  score: string;
+}
+
+/** The best eligible task for these skills, locked, or null (claimBestTask without the context). */
+export async function claimNextTask(q: Queryable, projectId: string, skills: readonly string[]): Promise<TaskRow | null> {
+  return (await claimBestTask(q, projectId, skills))?.task ?? null;
+}
+
+/**
+ * The oldest eligible task of class `k` (a row with priority and labels), locked. SKIP LOCKED lets
+ * racing claims pass over each other's candidates instead of queueing; the re-check of
+ * `status = 'todo'` on the locked row and the unique index stop any double hold.
+ */
+const CLAIM_FROM_CLASS = (k: string) => `
+  SELECT t.* FROM tasks t
+   WHERE ${claimSqlEligible(1)} AND t.priority = ${k}.priority AND t.labels = ${k}.labels
+   ORDER BY t.created_at, t.seq
+   LIMIT 1
+   FOR UPDATE OF t SKIP LOCKED`;
+
+async function withContext(q: Queryable, task: TaskRow | null): Promise<{ task: TaskRow; context: TaskContext } | null> {
+  return task ? { task, context: await taskContext(q, task.id) } : null;
 }
 
 /** Scores every eligible todo task: boards with more classes than CLAIM_CLASS_LIMIT. */
@@ -98,19 +134,19 @@ export interface TaskContext {
   decisions: { task_id: string; decision: string; agent_id: string }[];
 }
 
+/** A task's dependencies (summaries) and the latest decisions on it and on them, as one JSON object, for the task id `id` (SQL). */
+const CONTEXT_JSON = (id: string) => `json_build_object(
+  'dependencies', coalesce((SELECT json_agg(json_build_object('id', dt.id, 'name', dt.name, 'status', dt.status) ORDER BY dt.seq)
+                              FROM task_dependencies d JOIN tasks dt ON dt.id = d.depends_on WHERE d.task_id = ${id}), '[]'),
+  'decisions', coalesce((SELECT json_agg(x) FROM (
+                              SELECT dd.task_id, dd.decision, dd.agent_id FROM decisions dd
+                               WHERE dd.task_id = ${id} OR dd.task_id IN (SELECT depends_on FROM task_dependencies WHERE task_id = ${id})
+                               ORDER BY dd.created_at DESC LIMIT 20) x), '[]'))`;
+
 /** A task's dependencies (summaries) and the latest decisions on it and on them, in one round trip. */
 export async function taskContext(q: Queryable, taskId: string): Promise<TaskContext> {
-  const r = await q.query<{ dependencies: TaskContext['dependencies']; decisions: TaskContext['decisions'] }>(
-    `SELECT
-       coalesce((SELECT json_agg(json_build_object('id', t.id, 'name', t.name, 'status', t.status) ORDER BY t.seq)
-                   FROM task_dependencies d JOIN tasks t ON t.id = d.depends_on WHERE d.task_id = $1), '[]') AS dependencies,
-       coalesce((SELECT json_agg(x) FROM (
-                   SELECT d.task_id, d.decision, d.agent_id FROM decisions d
-                    WHERE d.task_id = $1 OR d.task_id IN (SELECT depends_on FROM task_dependencies WHERE task_id = $1)
-                    ORDER BY d.created_at DESC LIMIT 20) x), '[]') AS decisions`,
-    [taskId],
-  );
-  return r.rows[0];
+  const r = await q.query<{ context: TaskContext }>(`SELECT ${CONTEXT_JSON('$1::uuid')} AS context`, [taskId]);
+  return r.rows[0].context;
 }
 
 export async function countEligible(q: Queryable, projectId: string): Promise<number> {

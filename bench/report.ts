@@ -397,9 +397,9 @@ export const METHOD: { role: Role | 'chaos'; heading: string; text: string }[] =
       'process group are sampled meanwhile. With `BENCH_REPLICA_SWEEP=1` the storm runs with 1, 2, … K replicas (the ' +
       'claims/s vs replicas chart). A last, smaller storm runs profiled (V8 CPU profiles of the replicas; pg_stat_statements ' +
       'when the server preloads it): its notes say where the time goes, kept apart so the profiler does not slow the headline ' +
-      'figure. A claim is one transaction of 9 round trips to Postgres, BEGIN and COMMIT included (the best task is found by a ' +
+      'figure. A claim is one transaction of 7 round trips to Postgres, BEGIN and COMMIT included (the best task is found by a ' +
       'skip scan over the board\u2019s (priority, labels) classes, then the oldest eligible task of the best class is taken ' +
-      '`FOR UPDATE SKIP LOCKED`); a completion is one of 7.',
+      '`FOR UPDATE SKIP LOCKED`, in one statement); a completion is one of 5.',
   },
   {
     role: 'steady',

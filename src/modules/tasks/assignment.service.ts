@@ -27,8 +27,8 @@ export class AssignmentService {
 
   /**
    * One transaction: pick the best eligible task, claim it with a lease and a fencing token.
-   * Statements are merged where their order allows (9 round trips for a claim): on this machine a
-   * round trip to Postgres costs more than most of the statements themselves.
+   * Statements are merged where their order allows (7 round trips for a claim, BEGIN and COMMIT
+   * included): on this machine a round trip to Postgres costs more than most statements do.
    */
   async requestNextTask(who: AgentIdentity, requestId?: string): Promise<NextTaskAnswer> {
     let claimed = false;

@@ -336,6 +336,48 @@ export function limitsOf(r: BenchResult): string[] {
   return [...(resources.length ? [`measured: ${resources.join(', ')}`] : []), ...(r.notes ?? [])];
 }
 
+/**
+ * A reading of what limits a run that missed its target, from its own figures (and the claim
+ * storm's profile, which says where a replica's time goes): undefined when the figures are missing.
+ */
+export function whatLimits(name: string, results: Results): string | undefined {
+  const r = results[name];
+  if (!r) return undefined;
+  const m = (k: string) => metric(r, [k]);
+  const storm = find(results, 'claimStorm');
+  const sm = (k: string) => metric(storm, [k]);
+  const writes = sm('profile_replica_socket_writes_pct');
+  const perClaim = sm('profile_statements_per_claim');
+  const execMs = sm('profile_pg_exec_ms_per_claim');
+  const profile =
+    writes !== undefined && perClaim !== undefined && execMs !== undefined
+      ? `${fmt(writes)} % of a replica's CPU goes into writing to sockets (mostly to Postgres), and Postgres runs ${fmt(perClaim)} statements ` +
+        `per claim and completion (relay and consumers included) for only ${fmt(execMs)} ms of execution: the cost is the number of round ` +
+        'trips (each a loopback write, a wake-up of a backend and of the replica), not the SQL. '
+      : '';
+  if (r.name === storm?.name) {
+    const busy = m('cpu_machine_busy_pct');
+    const k = [1, 2, 3].map((n) => metric(r, [`claims_per_s_k${n}_tasks${r.params.sweep_tasks}`])).filter((v): v is number => v !== undefined);
+    return (
+      (busy !== undefined ? `the machine was ${fmt(busy)} % busy (replicas ${fmt(m('cpu_replicas_cores') ?? NaN)} cores, Postgres ${fmt(m('cpu_postgres_cores') ?? NaN)}, load ${fmt(m('cpu_load_workers_cores') ?? NaN)}): the two cores are the limit. ` : '') +
+      (k.length > 1 ? `More replicas do not help on two cores (${k.map(fmt).join(' / ')} claims/s with 1 / 2 / 3 replicas). ` : '') +
+      profile +
+      'Fewer round trips per call (a claim is now 7, a completion 5; one stored procedure per tool would make each 1) and more cores are what would raise it.'
+    );
+  }
+  if (r.name === find(results, 'steady')?.name) {
+    const bare = metric(find(results, 'socketio'), ['ack_p99_ms']);
+    return (
+      `the machine was ${fmt(m('cpu_machine_busy_pct') ?? NaN)} % busy for ${fmt(m('calls_per_s') ?? NaN)} calls/s (replicas ${fmt(m('cpu_replicas_cores') ?? NaN)} cores, ` +
+      `Postgres ${fmt(m('cpu_postgres_cores') ?? NaN)}), p50 ${fmt(m('request_p50_ms') ?? NaN)} ms against p99 ${fmt(m('request_p99_ms') ?? NaN)} ms: the tail points to waiting for a core ` +
+      'between the sequential round trips of a claim (replica, Postgres backend, consumers and relay of the events ' +
+      `all compete for two cores)${bare !== undefined ? `, where bare Socket.IO at the same pace answers in ${fmt(bare)} ms at p99` : ''}. ` +
+      profile
+    ).trim();
+  }
+  return undefined;
+}
+
 export function evaluate(results: Results): Evaluated[] {
   return TARGETS.map((t) => {
     const r = find(results, t.role);
@@ -760,6 +802,8 @@ export function buildReport(results: Results, imageDir = 'bench'): Report {
     const limits = mine[0].limits;
     md.push('', limits.length ? 'What the run recorded about its limits:' : `\`${name}\` recorded nothing about what limits it.`, '');
     for (const l of limits) md.push(`- ${esc(clip(l, l.startsWith('profile') ? 1600 : 400))}`);
+    const reading = whatLimits(name, results);
+    if (reading) md.push('', `In short: ${reading}`);
     md.push('');
   }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { barChart, lineChart, niceTicks, pngSize, svgToPng } from '../../bench/lib/chart';
 import type { BenchResult, Series } from '../../bench/lib/result';
-import { buildReport, chartTitle, evaluate, loadAll, writeReport, type Results } from '../../bench/report';
+import { buildReport, chartTitle, evaluate, loadAll, whatLimits, writeReport, type Results } from '../../bench/report';
 
 // Synthetic results, shaped like the scenarios' own: the report must read them without a run.
 const machine = { cores: 2, memoryGiB: 23.4, cpuModel: 'Synthetic CPU', node: 'v20.19.0', kernel: '6.1.0-test' };
@@ -250,5 +250,41 @@ describe('charts', () => {
     expect(png.subarray(12, 16).toString('ascii')).toBe('IHDR');
     expect(pngSize(png)).toEqual({ width: 640, height: 300 });
     expect(pngSize(Buffer.from('not a png at all, not at all'))).toBeNull();
+  });
+});
+
+describe('whatLimits', () => {
+  it('reads what limits a missed claim storm from its own figures and its profile', () => {
+    const storm = result(
+      'claim-storm',
+      {
+        claims_per_s: 400,
+        cpu_machine_busy_pct: 99,
+        cpu_replicas_cores: 0.7,
+        cpu_postgres_cores: 0.9,
+        cpu_load_workers_cores: 0.1,
+        claims_per_s_k1_tasks500: 380,
+        claims_per_s_k2_tasks500: 390,
+        claims_per_s_k3_tasks500: 370,
+        profile_replica_socket_writes_pct: 45,
+        profile_statements_per_claim: 16.2,
+        profile_pg_exec_ms_per_claim: 1.26,
+      },
+      { params: { sweep_tasks: 500 } },
+    );
+    const text = whatLimits('claim-storm', { 'claim-storm': storm })!;
+    expect(text).toContain('99 % busy');
+    expect(text).toContain('380 / 390 / 370 claims/s with 1 / 2 / 3 replicas');
+    expect(text).toContain('16.2 statements per claim');
+    expect(whatLimits('claim-storm', {})).toBeUndefined();
+  });
+
+  it('sets a missed steady p99 next to bare Socket.IO at the same pace', () => {
+    const steady = result('steady', { cpu_machine_busy_pct: 60, calls_per_s: 250, request_p50_ms: 10, request_p99_ms: 60, cpu_replicas_cores: 0.5, cpu_postgres_cores: 0.4 });
+    const bare = result('baseline-socketio', { ack_p99_ms: 2.5 });
+    const text = whatLimits('steady', { steady, 'baseline-socketio': bare })!;
+    expect(text).toContain('60 % busy for 250 calls/s');
+    expect(text).toContain('p50 10 ms against p99 60 ms');
+    expect(text).toContain('answers in 2.5 ms at p99');
   });
 });

@@ -424,7 +424,9 @@ export const METHOD: { role: Role | 'chaos'; heading: string; text: string }[] =
       'Socket.IO connection on replica i mod K at a fixed ramp rate and `register_agent`, then hold every agent idle (Engine.IO ' +
       'heartbeats plus a `ping` call every few seconds, like an idle agent). Timed: connect and register per agent, `ping` ' +
       'during the hold. Memory: each replica\u2019s RSS and heap from its `/metrics` (management port), read once the idle ' +
-      'replicas settle and again after the hold; KiB per connection = RSS growth summed over replicas ÷ connections they hold. ' +
+      'replicas settle and again after the hold, each time right after a full garbage collection (a bench-only preload runs ' +
+      '`gc()` on SIGUSR2), as the bare Socket.IO baseline reads its own; KiB per connection = RSS growth summed over replicas ÷ ' +
+      'connections they hold (the figures sampled while running, without a collection, are kept next to it). ' +
       'CPU per process group (replicas, load processes, Postgres, Redis, RabbitMQ) during the hold.',
   },
   {

@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', '.tools/**', '**/*.js', '**/*.mjs', '**/*.mts'] },
+  { ignores: ['dist/**', 'packages/client/dist/**', 'node_modules/**', 'coverage/**', 'data/**', '.tools/**', '**/*.js', '**/*.mjs', '**/*.mts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

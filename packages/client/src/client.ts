@@ -3,6 +3,8 @@ import { io, type Socket } from 'socket.io-client';
 import { PmAgentError } from './errors';
 import { PUSH_EVENTS, type ClientEventName, type ClientEvents } from './events';
 import { KeepAlive, type KeepAliveOptions } from './keep-alive';
+import type { BackoffOptions, CallOptions, PmAgentClientOptions } from './options';
+import { asError, backoffDelayMs, closedError, emitWithAck, fetchAgentToken, isFatal, toPmAgentError } from './transport';
 import {
   MUTATING_TOOLS,
   type AgentStatusAnswer,
@@ -25,53 +27,9 @@ import {
   type ToolPayload,
 } from './types';
 
-/** Who the agent is; sent with register_agent on every (re)connect. */
-export interface AgentProfile {
-  agent_id: string;
-  name: string;
-  role: string;
-  skills?: string[];
-  capacity?: number;
-}
-
-export interface BackoffOptions {
-  /** First wait (ms); doubled (× factor) after each failure up to maxMs. */
-  initialMs?: number;
-  maxMs?: number;
-  factor?: number;
-}
-
-export interface PmAgentClientOptions {
-  /** Base URL of one replica (http://host:port). Use `urls` for several. */
-  url?: string;
-  /** Replica base URLs; the client moves to the next one when the current one fails. */
-  urls?: readonly string[];
-  /** Project API key, exchanged for an agent token over HTTP (again when the token is refused). */
-  apiKey?: string;
-  /** A token obtained elsewhere; used instead of (or before) the API key. */
-  token?: string;
-  agent: AgentProfile;
-  /** Time to wait for one answer before the call is retried (default 10 s). */
-  callTimeoutMs?: number;
-  /** Attempts of one call, first included (default 5). */
-  maxAttempts?: number;
-  /** Time to wait for a socket to open, or for the token endpoint (default 5 s). */
-  connectTimeoutMs?: number;
-  /** Connection attempts (over all URLs) before a connect gives up (default 5 per URL, at least 8). */
-  maxConnectAttempts?: number;
-  backoff?: BackoffOptions;
-}
-
-export interface CallOptions {
-  timeoutMs?: number;
-}
-
 type Handler<E extends ClientEventName> = (payload: ClientEvents[E]) => void;
 type AnyHandler = (payload: unknown) => void;
 type WithRequestId = { request_id?: string };
-
-/** Error codes that no retry or reconnect can fix. */
-const FATAL_CODES = new Set(['VALIDATION_FAILED', 'FORBIDDEN', 'INVALID_API_KEY', 'INVALID_TOKEN', 'UNKNOWN_TOOL', 'PAYLOAD_TOO_LARGE', 'CLIENT_CLOSED']);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -183,7 +141,7 @@ export class PmAgentClient {
     const timeoutMs = opts.timeoutMs ?? this.o.callTimeoutMs;
     let lastError: Error | undefined;
     for (let attempt = 0; attempt < this.o.maxAttempts; attempt++) {
-      if (attempt > 0) await sleep(this.backoffMs(attempt - 1));
+      if (attempt > 0) await sleep(backoffDelayMs(attempt - 1, this.o.backoff));
       if (this.closed) throw closedError();
       let socket: Socket;
       try {
@@ -340,7 +298,7 @@ export class PmAgentClient {
     let lastError: Error | undefined;
     for (let attempt = 0; attempt < this.o.maxConnectAttempts; attempt++) {
       if (this.closed) throw closedError();
-      if (attempt > 0) await sleep(this.backoffMs(attempt - 1));
+      if (attempt > 0) await sleep(backoffDelayMs(attempt - 1, this.o.backoff));
       const url = this.urls[this.index];
       try {
         const socket = await this.open(url);
@@ -361,7 +319,7 @@ export class PmAgentClient {
 
   /** One connection attempt: token if needed, socket, register_agent. */
   private async open(url: string): Promise<Socket> {
-    this.token ??= await this.fetchToken(url);
+    this.token ??= await fetchAgentToken(url, this.opts.apiKey, this.agentId, this.o.connectTimeoutMs);
     const socket = io(`${url}/agents`, {
       auth: { token: this.token },
       transports: ['websocket'],
@@ -408,60 +366,4 @@ export class PmAgentClient {
     });
     this.fire('connected', { url, reconnect });
   }
-
-  private async fetchToken(url: string): Promise<string> {
-    if (!this.opts.apiKey) throw new PmAgentError('INVALID_TOKEN', 'the token was refused and no API key was given to get another');
-    const res = await fetch(`${url}/api/v1/agents/auth`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ api_key: this.opts.apiKey, agent_id: this.agentId }),
-      signal: AbortSignal.timeout(this.o.connectTimeoutMs),
-    });
-    const text = await res.text();
-    let body: unknown;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      body = null; // a proxy's HTML error page, say: the status says enough
-    }
-    const b = (body ?? {}) as { access_token?: unknown; code?: unknown; error?: unknown };
-    if (!res.ok) {
-      const code = typeof b.code === 'string' ? b.code : 'CLIENT_AUTH_FAILED';
-      throw new PmAgentError(code, `token request failed: HTTP ${res.status} ${typeof b.error === 'string' ? b.error : ''}`.trim());
-    }
-    if (typeof b.access_token !== 'string') throw new PmAgentError('CLIENT_AUTH_FAILED', 'token answer without access_token');
-    return b.access_token;
-  }
-
-  /** Exponential backoff with jitter (50–100 % of the step) so agents do not reconnect in step. */
-  private backoffMs(step: number): number {
-    const { initialMs, maxMs, factor } = this.o.backoff;
-    const full = Math.min(maxMs, initialMs * factor ** step);
-    return Math.round(full / 2 + (Math.random() * full) / 2);
-  }
-}
-
-function emitWithAck(socket: Socket, event: string, payload: unknown, timeoutMs: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    socket.timeout(timeoutMs).emit(event, payload, (err: Error | null, answer: unknown) => (err ? reject(err) : resolve(answer)));
-  });
-}
-
-function toPmAgentError(tool: string, answer: unknown): PmAgentError {
-  const a = (answer ?? {}) as Record<string, unknown>;
-  const code = typeof a.code === 'string' ? a.code : 'INTERNAL';
-  const message = typeof a.error === 'string' ? a.error : typeof a.message === 'string' ? a.message : `${tool} failed`;
-  return new PmAgentError(code, message, a, tool);
-}
-
-function closedError(): PmAgentError {
-  return new PmAgentError('CLIENT_CLOSED', 'the client was closed');
-}
-
-function isFatal(err: unknown): boolean {
-  return err instanceof PmAgentError && FATAL_CODES.has(err.code);
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }

@@ -6,8 +6,14 @@ import { ProjectsModule } from '../projects/projects.module';
 import { TasksModule } from '../tasks/tasks.module';
 import { AgentsGateway } from './agents.gateway';
 import { DrainService } from './drain.service';
+import { ProjectViewsController } from './project-views.controller';
 import { PresenceTracker } from './presence-tracker.service';
 import { ToolsService } from './tools.service';
 
-@Module({ imports: [AgentsModule, TasksModule, ProjectsModule, HealthModule, KanbanModule], providers: [AgentsGateway, ToolsService, PresenceTracker, DrainService], exports: [DrainService, PresenceTracker] })
+@Module({
+  imports: [AgentsModule, TasksModule, ProjectsModule, HealthModule, KanbanModule],
+  controllers: [ProjectViewsController],
+  providers: [AgentsGateway, ToolsService, PresenceTracker, DrainService],
+  exports: [DrainService, PresenceTracker],
+})
 export class ConnectionsModule {}

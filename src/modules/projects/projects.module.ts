@@ -10,6 +10,6 @@ import { ProjectsService } from './projects.service';
   imports: [TasksModule],
   controllers: [ProjectsController, AgentAuthController],
   providers: [ProjectsService, TokenService, HttpAuth],
-  exports: [ProjectsService, TokenService],
+  exports: [ProjectsService, TokenService, HttpAuth],
 })
 export class ProjectsModule {}

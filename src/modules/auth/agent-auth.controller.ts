@@ -6,7 +6,7 @@ import { parseOrThrow } from '../../common/validation';
 import { ProjectsService } from '../projects/projects.service';
 import { TokenService } from './token.service';
 
-const authSchema = z.object({ api_key: z.string().min(1).max(512), agent_id: agentIdSchema });
+export const authSchema = z.object({ api_key: z.string().min(1).max(512), agent_id: agentIdSchema });
 
 @Controller('api/v1/agents')
 export class AgentAuthController {

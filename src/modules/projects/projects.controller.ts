@@ -5,7 +5,7 @@ import { HttpAuth } from '../auth/http-auth';
 import { createTaskSchema, TasksService } from '../tasks/tasks.service';
 import { ProjectsService } from './projects.service';
 
-const createProjectSchema = z.object({ name: z.string().trim().min(1).max(200) });
+export const createProjectSchema = z.object({ name: z.string().trim().min(1).max(200) });
 
 @Controller('api/v1/projects')
 export class ProjectsController {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { AppConfig } from '../../config/app-config';
-import { KubernetesLeaseElector, kubernetesCoordinationApi } from './k8s-lease-elector';
+import { kubernetesCoordinationApi } from './k8s-api';
+import { KubernetesLeaseElector } from './k8s-lease-elector';
 import type { LeaderElector } from './leader-elector';
 import { LocalLeaderElector } from './local-elector';
 import { PgAdvisoryLeaderElector } from './pg-advisory-elector';

@@ -1,6 +1,5 @@
 import {
   CoordinationV1Api,
-  KubeConfig,
   Observable,
   V1MicroTime,
   type ConfigurationOptions,
@@ -20,6 +19,7 @@ import {
   type LeaseObservation,
   type LeaseRecord,
 } from './election';
+import { describeApiFailure, statusCode } from './k8s-api';
 import { electionLog, LeaderElector, type ElectionLog } from './leader-elector';
 
 export interface KubernetesLeaseElectorOptions {
@@ -45,35 +45,6 @@ export interface KubernetesLeaseElectorOptions {
 }
 
 type State = 'idle' | 'running' | 'stopping' | 'crashed';
-
-/** The status code of a failed API call (client-node's ApiException), if it got an answer. */
-function statusCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-/** A short description of a failure; never the request (no tokens) nor response headers. */
-function describe(err: unknown): string {
-  const code = statusCode(err);
-  if (code !== undefined) {
-    const body = (err as { body?: unknown }).body;
-    const parsed: unknown = typeof body === 'string' ? safeJson(body) : body;
-    const status = parsed as { reason?: unknown; message?: unknown } | undefined;
-    const reason = typeof status?.reason === 'string' ? status.reason : '';
-    const message = typeof status?.message === 'string' ? `: ${status.message}` : '';
-    return `HTTP ${code}${reason ? ` ${reason}` : ''}${message}`;
-  }
-  if (err instanceof Error) return err.name === 'AbortError' ? 'request timed out' : err.message;
-  return String(err);
-}
-
-function safeJson(s: string): unknown {
-  try {
-    return JSON.parse(s);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Leader election through a `coordination.k8s.io/v1` Lease, with the semantics of client-go's
@@ -310,14 +281,14 @@ export class KubernetesLeaseElector extends LeaderElector {
         this.log.log(`released lease ${this.opts.namespace}/${this.opts.name}`);
         return;
       } catch (err) {
-        if (statusCode(err) !== 409) return this.log.warn(`releasing the lease failed (${describe(err)}); it expires by itself`);
+        if (statusCode(err) !== 409) return this.log.warn(`releasing the lease failed (${describeApiFailure(err)}); it expires by itself`);
       }
       // Conflict: read it again, and release only if it still names us.
       try {
         this.lease = await this.api.readNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace }, this.requestOptions(true));
         this.observed = observeLease(observed, this.snapshot(this.lease), this.clock());
       } catch (err) {
-        return this.log.warn(`releasing the lease failed (${describe(err)}); it expires by itself`);
+        return this.log.warn(`releasing the lease failed (${describeApiFailure(err)}); it expires by itself`);
       }
     }
   }
@@ -379,7 +350,7 @@ export class KubernetesLeaseElector extends LeaderElector {
 
   private problem(what: string, err: unknown): void {
     if (!this.active()) return;
-    const text = `${what}: ${describe(err)}`;
+    const text = `${what}: ${describeApiFailure(err)}`;
     // Repeats of the same failure every retry period would drown the log.
     if (text !== this.lastProblem) this.log.warn(text);
     this.lastProblem = text;
@@ -402,23 +373,4 @@ export class KubernetesLeaseElector extends LeaderElector {
       this.wake = done;
     });
   }
-}
-
-/** The CoordinationV1 API of the cluster this pod runs in (service-account token, in-cluster CA). */
-export function kubernetesCoordinationApi(): CoordinationV1Api {
-  const kc = new KubeConfig();
-  kc.loadFromCluster();
-  return kc.makeApiClient(CoordinationV1Api);
-}
-
-/** A CoordinationV1 API talking plain HTTP to `serverUrl` with a bearer token (tests, against a fake API server). */
-export function coordinationApiFor(serverUrl: string, token = 'test-token'): CoordinationV1Api {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'test', server: serverUrl, skipTLSVerify: true }],
-    users: [{ name: 'test', token }],
-    contexts: [{ name: 'test', cluster: 'test', user: 'test' }],
-    currentContext: 'test',
-  });
-  return kc.makeApiClient(CoordinationV1Api);
 }

@@ -9,12 +9,16 @@ export enum CommonErrorCode {
   UNKNOWN_TOOL = 'UNKNOWN_TOOL',
   RATE_LIMITED = 'RATE_LIMITED',
   UNAVAILABLE = 'UNAVAILABLE',
+  /** This replica holds as many sockets as it may; connect to another. */
+  CONNECTION_LIMIT = 'CONNECTION_LIMIT',
   INTERNAL = 'INTERNAL',
 }
 
 export enum AuthErrorCode {
   INVALID_API_KEY = 'INVALID_API_KEY',
   INVALID_TOKEN = 'INVALID_TOKEN',
+  KEY_NOT_FOUND = 'KEY_NOT_FOUND',
+  KEY_LIMIT_REACHED = 'KEY_LIMIT_REACHED',
 }
 
 export enum ProjectErrorCode {
@@ -84,9 +88,11 @@ export function httpStatusOf(code: ErrorCode): number {
     case TaskErrorCode.TASK_NOT_FOUND:
     case KanbanErrorCode.BOARD_NOT_FOUND:
     case AgentErrorCode.AGENT_NOT_REGISTERED:
+    case AuthErrorCode.KEY_NOT_FOUND:
       return 404;
     case TaskErrorCode.STALE_COMPLETION:
     case TaskErrorCode.IDEMPOTENCY_CONFLICT:
+    case AuthErrorCode.KEY_LIMIT_REACHED:
       return 409;
     case CommonErrorCode.PAYLOAD_TOO_LARGE:
       return 413;
@@ -94,6 +100,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case KanbanErrorCode.BOARD_RATE_LIMITED:
       return 429;
     case CommonErrorCode.UNAVAILABLE:
+    case CommonErrorCode.CONNECTION_LIMIT:
     case KanbanErrorCode.BOARD_UNAVAILABLE:
     case KanbanErrorCode.BOARD_BREAKER_OPEN:
       return 503;

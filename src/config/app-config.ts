@@ -24,6 +24,7 @@ export class AppConfig {
   readonly port: number;
   readonly host: string;
   readonly logLevel: RawConfig['LOG_LEVEL'];
+  readonly logFormat: 'json' | 'text';
   readonly dataDir: string;
   readonly database: {
     readonly url?: string;
@@ -33,8 +34,20 @@ export class AppConfig {
     readonly preparedStatements: boolean;
     readonly embeddedStorage: 'disk' | 'memory';
   };
-  readonly secrets: { adminKey?: string; jwtSecret?: string };
+  readonly secrets: { adminKey?: string; jwtSecret?: string; jwtPreviousSecrets: string[] };
   readonly jwtTtlSeconds: number;
+  /** Asymmetric verification of tokens issued elsewhere (JWKS file), when configured. */
+  readonly jwtExternal: { readonly publicKeysFile?: string; readonly issuer: string };
+  readonly limits: {
+    readonly connectionsPerReplica: number;
+    readonly callsInFlightPerSocket: number;
+    /** Refused calls a socket may make within 10 s before it is disconnected. */
+    readonly refusedCallsBeforeDisconnect: number;
+    readonly toolCallTimeoutMs: number;
+    readonly httpRequestTimeoutMs: number;
+    readonly httpHeadersTimeoutMs: number;
+  };
+  readonly keyRevocationPollMs: number;
   readonly lease: LeaseSchedule & { sweepIntervalMs: number };
   readonly retryAfterSeconds: number;
   readonly agentDefaultCapacity: number;
@@ -86,6 +99,8 @@ export class AppConfig {
     readonly renewDeadlineSeconds: number;
     readonly retrySeconds: number;
   };
+  /** Live dashboard: extra origins allowed to open /dashboard (besides the service's own), snapshot interval. */
+  readonly dashboard: { readonly allowedOrigins: readonly string[]; readonly refreshMs: number };
   /** Board credentials by variable name (PM_AGENT_BOARD_*); never logged. */
   private readonly boardSecrets: Readonly<Record<string, string>>;
   /** Generating secrets is an embedded-mode convenience; cluster replicas must share them. */
@@ -93,6 +108,7 @@ export class AppConfig {
 
   constructor(raw: RawConfig) {
     this.port = raw.PORT;
+    this.logFormat = raw.LOG_FORMAT === 'auto' ? (process.stdout.isTTY ? 'text' : 'json') : raw.LOG_FORMAT;
     this.host = raw.HOST;
     this.logLevel = raw.LOG_LEVEL;
     this.dataDir = resolve(raw.PM_AGENT_DATA_DIR);
@@ -103,8 +119,22 @@ export class AppConfig {
       preparedStatements: raw.DATABASE_PREPARED_STATEMENTS,
       embeddedStorage: raw.PM_AGENT_EMBEDDED_DB,
     };
-    this.secrets = { adminKey: raw.PM_AGENT_ADMIN_KEY, jwtSecret: raw.PM_AGENT_JWT_SECRET };
+    this.secrets = {
+      adminKey: raw.PM_AGENT_ADMIN_KEY,
+      jwtSecret: raw.PM_AGENT_JWT_SECRET,
+      jwtPreviousSecrets: raw.PM_AGENT_JWT_PREVIOUS_SECRETS?.split(',') ?? [],
+    };
     this.jwtTtlSeconds = raw.JWT_TTL_SECONDS;
+    this.jwtExternal = { publicKeysFile: raw.PM_AGENT_JWT_PUBLIC_KEYS_FILE, issuer: raw.PM_AGENT_JWT_EXTERNAL_ISSUER };
+    this.limits = {
+      connectionsPerReplica: raw.MAX_CONNECTIONS_PER_REPLICA,
+      callsInFlightPerSocket: raw.MAX_CALLS_IN_FLIGHT_PER_SOCKET,
+      refusedCallsBeforeDisconnect: raw.MAX_REFUSED_CALLS_PER_SOCKET,
+      toolCallTimeoutMs: raw.TOOL_CALL_TIMEOUT_MS,
+      httpRequestTimeoutMs: raw.HTTP_REQUEST_TIMEOUT_MS,
+      httpHeadersTimeoutMs: raw.HTTP_HEADERS_TIMEOUT_MS,
+    };
+    this.keyRevocationPollMs = raw.KEY_REVOCATION_POLL_MS;
     this.lease = {
       scale: raw.LEASE_TIMEOUT_SCALE,
       sweepIntervalMs: raw.LEASE_SWEEP_INTERVAL_MS,
@@ -180,9 +210,35 @@ export class AppConfig {
       renewDeadlineSeconds: Math.min(raw.LEADER_RENEW_DEADLINE_SECONDS, raw.LEADER_LEASE_SECONDS - 1),
       retrySeconds: Math.min(raw.LEADER_RETRY_SECONDS, Math.min(raw.LEADER_RENEW_DEADLINE_SECONDS, raw.LEADER_LEASE_SECONDS - 1) / 1.25),
     };
+    this.dashboard = {
+      allowedOrigins: (raw.DASHBOARD_ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean).map((o) => new URL(o).origin),
+      refreshMs: raw.DASHBOARD_REFRESH_MS,
+    };
     this.boardSecrets = raw.BOARD_SECRETS ?? {};
     // Replicas sharing a database or Redis must share secrets: generation is embedded-only.
     this.generateSecrets = raw.PM_AGENT_GENERATE_SECRETS ?? (this.database.url === undefined && !this.sharedState);
+  }
+
+  /** Every secret value in the config, for the log redactor (passwords inside URLs included). */
+  secretValues(): string[] {
+    const urlPassword = (u?: string) => {
+      try {
+        return u ? decodeURIComponent(new URL(u).password) : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    return [
+      this.secrets.adminKey,
+      this.secrets.jwtSecret,
+      ...this.secrets.jwtPreviousSecrets,
+      this.ai.apiKey,
+      this.consul?.token,
+      urlPassword(this.database.url),
+      urlPassword(this.redis.url),
+      urlPassword(this.rabbitmq.url),
+      ...Object.values(this.boardSecrets),
+    ].filter((v): v is string => typeof v === 'string' && v !== '');
   }
 
   /** A board credential by variable name; only PM_AGENT_BOARD_* variables are readable. */

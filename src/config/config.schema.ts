@@ -11,6 +11,7 @@ export const configSchema = z.object({
   PORT: int(0, 65535).default(3100),
   HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  LOG_FORMAT: z.enum(['auto', 'json', 'text']).default('auto'),
   PM_AGENT_DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z.url().optional(),
   DATABASE_POOL_MAX: int(1, 500).default(10),
@@ -19,7 +20,15 @@ export const configSchema = z.object({
   PM_AGENT_EMBEDDED_DB: z.enum(['disk', 'memory']).default('disk'),
   PM_AGENT_ADMIN_KEY: z.string().min(16).optional(),
   PM_AGENT_JWT_SECRET: z.string().min(32).optional(),
-  JWT_TTL_SECONDS: int(60, 30 * 24 * 3600).default(3600),
+  // Verify-only secrets kept during a rotation, so tokens signed before it still work until they expire.
+  PM_AGENT_JWT_PREVIOUS_SECRETS: z
+    .string()
+    .regex(/^[^,\s]{32,}(,[^,\s]{32,})*$/, 'comma-separated secrets of at least 32 characters')
+    .optional(),
+  // A JWKS file of public keys (RS/PS/ES 256–512, each with a kid) for agent tokens issued elsewhere.
+  PM_AGENT_JWT_PUBLIC_KEYS_FILE: z.string().min(1).optional(),
+  PM_AGENT_JWT_EXTERNAL_ISSUER: z.string().min(1).max(256).default('pm-agent'),
+  JWT_TTL_SECONDS: int(60, 24 * 3600).default(900),
   LEASE_TIMEOUT_SCALE: num(0.0001, 1000).default(1),
   LEASE_SWEEP_INTERVAL_MS: int(10, 3_600_000).default(5000),
   LEASE_INITIAL_SECONDS: num(1, 86_400).default(180),
@@ -42,6 +51,13 @@ export const configSchema = z.object({
   REPLICA_ID: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/).optional(),
   RATE_LIMIT_AGENT_PER_MINUTE: int(1, 1_000_000).default(100),
   RATE_LIMIT_HANDSHAKE_PER_MINUTE: int(1, 1_000_000).default(120),
+  MAX_CONNECTIONS_PER_REPLICA: int(1, 1_000_000).default(15_000),
+  MAX_CALLS_IN_FLIGHT_PER_SOCKET: int(1, 10_000).default(16),
+  MAX_REFUSED_CALLS_PER_SOCKET: int(1, 1_000_000).default(200),
+  TOOL_CALL_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+  KEY_REVOCATION_POLL_MS: int(100, 600_000).default(2000),
   PRESENCE_TTL_SECONDS: int(5, 3600).default(30),
   PRESENCE_HEARTBEAT_MS: int(100, 600_000).default(10_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(25_000),
@@ -90,6 +106,11 @@ export const configSchema = z.object({
   LEADER_RENEW_DEADLINE_SECONDS: num(1, 3600).default(10),
   LEADER_RETRY_SECONDS: num(0.1, 600).default(2),
   KUBERNETES_SERVICE_HOST: z.string().optional(),
+  DASHBOARD_ALLOWED_ORIGINS: z
+    .string()
+    .regex(/^\s*https?:\/\/[^\s,/]+\s*(,\s*https?:\/\/[^\s,/]+\s*)*$/, 'comma-separated list of origins like https://ops.example.com')
+    .optional(),
+  DASHBOARD_REFRESH_MS: int(100, 60_000).default(1000),
 });
 
 /** Board credentials are read from variables with this prefix, named in each project's board settings. */

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { redactor } from '../infra/logging/redactor';
 import { AppConfig, ConfigError } from './app-config';
 
 export interface ResolvedSecrets {
@@ -25,6 +26,9 @@ export function resolveSecrets(config: AppConfig, logger = new Logger('Secrets')
   }
   const adminKey = config.secrets.adminKey ?? loadOrCreate(config.dataDir, 'admin.key', () => `pma_${randomBytes(24).toString('base64url')}`, logger);
   const jwtSecret = config.secrets.jwtSecret ?? loadOrCreate(config.dataDir, 'jwt.secret', () => randomBytes(48).toString('base64url'), logger);
+  // Generated secrets are masked in logs like configured ones.
+  redactor.addSecret(adminKey);
+  redactor.addSecret(jwtSecret);
   return { adminKey, jwtSecret };
 }
 

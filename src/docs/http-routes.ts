@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { authSchema } from '../modules/auth/agent-auth.controller';
 import { boardSettingsSchema } from '../modules/kanban/board-config';
+import { createKeySchema } from '../modules/projects/keys.controller';
 import { createProjectSchema } from '../modules/projects/projects.controller';
 import { createTaskSchema } from '../modules/tasks/tasks.service';
 
@@ -43,7 +44,37 @@ export const HTTP_ROUTES: HttpRoute[] = [
     summary: 'Create a project',
     auth: 'admin',
     body: { name: 'CreateProject', schema: createProjectSchema },
-    responses: { 201: '`{id, name, api_key}`', 400: 'invalid payload', ...authErrors },
+    responses: { 201: '`{id, name, api_key, api_key_id}` (the key is shown this once)', 400: 'invalid payload', ...authErrors },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/projects/:id/keys',
+    summary: 'Create another API key for the project (rotation); shown this once',
+    auth: 'project',
+    body: { name: 'CreateApiKey', schema: createKeySchema },
+    responses: { 201: '`{id, label, prefix, created_at, revoked_at, api_key}`', 400: 'invalid payload', 409: 'the project has its maximum of active keys', ...projectErrors },
+  },
+  { method: 'get', path: '/api/v1/projects/:id/keys', summary: "The project's API keys (never their secrets)", auth: 'project', responses: { 200: '`{keys}`', ...projectErrors } },
+  {
+    method: 'delete',
+    path: '/api/v1/projects/:id/keys/:keyId',
+    summary: 'Revoke an API key: its requests and the agent tokens issued from it stop working, open sockets included',
+    auth: 'project',
+    responses: { 200: '`{key}` with `revoked_at`', ...projectErrors, 404: 'project or key not found' },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/projects/:id/audit',
+    summary: "The project's audit trail (project and key creation, revocation), newest first; `?limit=&before=`",
+    auth: 'project',
+    responses: { 200: '`{entries}`', 400: 'invalid query', ...projectErrors },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/audit',
+    summary: 'The whole audit trail, newest first; `?project_id=&limit=&before=`',
+    auth: 'admin',
+    responses: { 200: '`{entries}`', 400: 'invalid query', ...authErrors },
   },
   {
     method: 'post',

@@ -71,7 +71,7 @@ describe.each(STORAGE_MODES)('HTTP API (%s storage)', (mode) => {
       const before = await count('projects');
       const r = await api.request('POST', '/api/v1/projects', { name: '  Website  ' }, t.adminKey);
       expect(r.status).toBe(201);
-      expect(Object.keys(r.body as object).sort()).toEqual(['api_key', 'id', 'name']);
+      expect(Object.keys(r.body as object).sort()).toEqual(['api_key', 'api_key_id', 'id', 'name']);
       expect(r.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
       expect(r.body.name).toBe('Website');
       expect(typeof r.body.api_key).toBe('string');

@@ -1,4 +1,5 @@
 import jwt from 'jsonwebtoken';
+import { secretKid } from '../../src/modules/auth/verification-keys';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, type AgentSocket } from '../support/client';
 import { STORAGE_MODES, startTestApp, type TestApp } from '../support/app';
@@ -19,8 +20,9 @@ function expectToolError(answer: any, code: string): void {
   expect(answer.error.length).toBeGreaterThan(0);
 }
 
+/** Signs like the server does; the kid names the server's secret unless `opts.keyid` says otherwise. */
 function sign(payload: object, secret: string, opts: jwt.SignOptions = {}): string {
-  return jwt.sign(payload, secret, { algorithm: 'HS256', issuer: 'pm-agent', audience: 'pm-agent/agents', ...opts });
+  return jwt.sign(payload, secret, { algorithm: 'HS256', issuer: 'pm-agent', audience: 'pm-agent/agents', keyid: secretKid(JWT_SECRET), ...opts });
 }
 
 describe.each(STORAGE_MODES)('socket contract (%s storage)', (mode) => {
@@ -64,7 +66,10 @@ describe.each(STORAGE_MODES)('socket contract (%s storage)', (mode) => {
       ['an empty token', () => ({ token: '' })],
       ['a token that is not a string', () => ({ token: 12345 })],
       ['a garbage token', () => ({ token: 'garbage.not.ajwt' })],
-      ['a token signed with another secret', () => ({ token: sign(claims(projectId), OTHER_SECRET, { subject: 'agent-1' }) })],
+      ['a token signed with another secret', () => ({ token: sign(claims(projectId), OTHER_SECRET, { subject: 'agent-1', keyid: secretKid(OTHER_SECRET) }) })],
+      ["a token naming our key but signed with another secret", () => ({ token: sign(claims(projectId), OTHER_SECRET, { subject: 'agent-1' }) })],
+      ['a token without a kid', () => ({ token: jwt.sign(claims(projectId), JWT_SECRET, { algorithm: 'HS256', issuer: 'pm-agent', audience: 'pm-agent/agents', subject: 'agent-1' }) })],
+      ['a token without the API key it came from', () => ({ token: sign(claims(projectId), JWT_SECRET, { subject: 'agent-1' }) })],
       ['an expired token', () => ({ token: sign({ ...claims(projectId), exp: Math.floor(Date.now() / 1000) - 120 }, JWT_SECRET, { subject: 'agent-1' }) })],
       ['an unsigned (alg none) token', () => ({ token: jwt.sign(claims(projectId), '', { algorithm: 'none', subject: 'agent-1', issuer: 'pm-agent', audience: 'pm-agent/agents' }) })],
       ['a token for another audience', () => ({ token: sign(claims(projectId), JWT_SECRET, { subject: 'agent-1', audience: 'someone-else' }) })],

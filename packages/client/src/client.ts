@@ -164,6 +164,14 @@ export class PmAgentClient {
       if (failure.success === false) {
         if (name === 'request_next_task' && failure.code === undefined) return answer as ToolAnswer<N>;
         const err = toPmAgentError(name, answer);
+        // The token expired (or its key was revoked) on an open socket: the server closes it; a new
+        // token from the API key continues, a revoked key ends in INVALID_API_KEY on the next try.
+        if (err.code === 'INVALID_TOKEN' && this.opts.apiKey) {
+          this.token = undefined;
+          this.moveRequested = true;
+          lastError = err;
+          continue;
+        }
         // The server could not reach its database and asked for a retry; the request_id keeps it safe.
         if (err.code === 'UNAVAILABLE') {
           lastError = err;

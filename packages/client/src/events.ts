@@ -4,11 +4,12 @@ export interface PushEvents {
   task_revoked: { task_id: string; reason: string; at: string };
   server_draining: { reconnect_after_ms: number };
   blocker_analysis: { task_id: string; blocker_id: string; analysis: unknown; source: 'llm' | 'fallback'; at: string };
+  token_revoked: { reason: string; at: string };
 }
 
 export type PushEventName = keyof PushEvents;
 
-export const PUSH_EVENTS: readonly PushEventName[] = ['tasks_available', 'task_revoked', 'server_draining', 'blocker_analysis'];
+export const PUSH_EVENTS: readonly PushEventName[] = ['tasks_available', 'task_revoked', 'server_draining', 'blocker_analysis', 'token_revoked'];
 
 /** Events of the client's own connection life. */
 export interface LifecycleEvents {

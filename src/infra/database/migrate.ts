@@ -4,8 +4,9 @@ import { Initial1764400000000 } from './migrations/1764400000000-initial';
 import { Events1764500000000 } from './migrations/1764500000000-events';
 import { Boards1764600000000 } from './migrations/1764600000000-boards';
 import { ClaimClasses1764700000000 } from './migrations/1764700000000-claim-classes';
+import { Security1764800000000 } from './migrations/1764800000000-security';
 
-export const MIGRATIONS = [Initial1764400000000, Events1764500000000, Boards1764600000000, ClaimClasses1764700000000];
+export const MIGRATIONS = [Initial1764400000000, Events1764500000000, Boards1764600000000, ClaimClasses1764700000000, Security1764800000000];
 const MIGRATION_LOCK = 'pm-agent:migrations';
 
 /**

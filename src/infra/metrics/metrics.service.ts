@@ -13,6 +13,7 @@ export class MetricsService {
   private readonly sources = new Map<string, Source>();
 
   readonly connections: Gauge;
+  readonly connectionsRefused: Counter<'reason'>;
   readonly taskAssignments: Counter;
   readonly requestDuration: Histogram<'event' | 'outcome'>;
   readonly leasesRecovered: Counter;
@@ -25,6 +26,7 @@ export class MetricsService {
     collectDefaultMetrics({ register: this.registry, prefix: 'pm_agent_' });
     const r = [this.registry];
     this.connections = new Gauge({ name: 'pm_agent_connections', help: 'Agent sockets connected to this replica', registers: r });
+    this.connectionsRefused = new Counter({ name: 'pm_agent_connections_refused', help: 'Agent handshakes refused, by reason', labelNames: ['reason'], registers: r });
     this.taskAssignments = new Counter({ name: 'pm_agent_task_assignments', help: 'Tasks assigned by this replica', registers: r });
     this.requestDuration = new Histogram({
       name: 'pm_agent_request_duration',

@@ -1,61 +1,86 @@
 import { Injectable } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { AppConfig } from '../../config/app-config';
 import { Secrets } from '../../config/secrets';
 import { AppError, AuthErrorCode } from '../../common/errors';
+import { agentIdSchema, uuidSchema } from '../../common/schemas';
+import { KeyRevocations } from './key-revocations.service';
+import { loadVerificationKeys, secretKid, type VerificationKey } from './verification-keys';
 
 export interface AgentIdentity {
   projectId: string;
   agentId: string;
+  /** The API key the token was issued from; revoking it ends the token. Absent for external tokens. */
+  keyId?: string;
+  /** When the token stops being valid (epoch ms); calls on an open socket check it. */
+  expiresAt?: number;
 }
 
 const ISSUER = 'pm-agent';
 const AUDIENCE = 'pm-agent/agents';
+const MAX_TOKEN_CHARS = 4096;
 
-/** Agent JWTs (HS256): bound to one agent id in one project. */
+export const revokedToken = () => new AppError(AuthErrorCode.INVALID_TOKEN, 'Token revoked: its API key was revoked', { reason: 'revoked' });
+export const expiredToken = () => new AppError(AuthErrorCode.INVALID_TOKEN, 'Token expired', { reason: 'expired' });
+
+/**
+ * Agent JWTs, bound to one agent id in one project. Signed with the current secret (HS256, `kid`
+ * names it); verified with the key its `kid` names: the current secret, an earlier one kept for a
+ * rotation, or an operator's public key (JWKS) for tokens issued elsewhere.
+ */
 @Injectable()
 export class TokenService {
-  private readonly kid: string;
+  private readonly signingKid: string;
+  private readonly keys: Map<string, VerificationKey>;
 
   constructor(
     private readonly config: AppConfig,
     private readonly secrets: Secrets,
+    private readonly revocations: KeyRevocations,
   ) {
-    // The key id names the secret without revealing it, so secrets can rotate later.
-    this.kid = createHash('sha256').update(secrets.jwtSecret).digest('hex').slice(0, 12);
+    this.signingKid = secretKid(secrets.jwtSecret);
+    this.keys = loadVerificationKeys(secrets.jwtSecret, config.secrets.jwtPreviousSecrets, config.jwtExternal.publicKeysFile, config.jwtExternal.issuer);
   }
 
-  issue(identity: AgentIdentity): { access_token: string; token_type: 'Bearer'; expires_in: number } {
-    const token = jwt.sign({ pid: identity.projectId, typ: 'agent' }, this.secrets.jwtSecret, {
+  issue(identity: AgentIdentity & { keyId: string }): { access_token: string; token_type: 'Bearer'; expires_in: number } {
+    const token = jwt.sign({ pid: identity.projectId, typ: 'agent', akid: identity.keyId }, this.secrets.jwtSecret, {
       algorithm: 'HS256',
       subject: identity.agentId,
       issuer: ISSUER,
       audience: AUDIENCE,
       expiresIn: this.config.jwtTtlSeconds,
-      keyid: this.kid,
+      keyid: this.signingKid,
     });
     return { access_token: token, token_type: 'Bearer', expires_in: this.config.jwtTtlSeconds };
   }
 
   verify(token: unknown): AgentIdentity {
-    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_CHARS) {
       throw new AppError(AuthErrorCode.INVALID_TOKEN, 'A token is required (auth: { token })');
     }
+    // The same answer for every failure but expiry: a prober learns nothing about our keys.
+    const invalid = () => new AppError(AuthErrorCode.INVALID_TOKEN, 'Invalid token', { reason: 'invalid' });
+    const decoded = jwt.decode(token, { complete: true });
+    const kid = decoded?.header.kid;
+    const key = typeof kid === 'string' ? this.keys.get(kid) : undefined;
+    if (!key) throw invalid();
     let claims: jwt.JwtPayload;
     try {
-      claims = jwt.verify(token, this.secrets.jwtSecret, {
-        algorithms: ['HS256'],
-        issuer: ISSUER,
-        audience: AUDIENCE,
-      }) as jwt.JwtPayload;
+      claims = jwt.verify(token, key.key, { algorithms: key.algorithms, issuer: key.issuer, audience: AUDIENCE, clockTolerance: 5 }) as jwt.JwtPayload;
     } catch (err) {
-      const expired = err instanceof jwt.TokenExpiredError;
-      throw new AppError(AuthErrorCode.INVALID_TOKEN, expired ? 'Token expired' : 'Invalid token');
+      if (err instanceof jwt.TokenExpiredError) throw expiredToken();
+      throw invalid();
     }
-    if (claims.typ !== 'agent' || typeof claims.pid !== 'string' || typeof claims.sub !== 'string') {
-      throw new AppError(AuthErrorCode.INVALID_TOKEN, 'Invalid token');
-    }
-    return { projectId: claims.pid, agentId: claims.sub };
+    const { pid, sub, akid, exp } = claims as { pid?: unknown; sub?: unknown; akid?: unknown; exp?: unknown };
+    if (claims.typ !== 'agent' || !uuidSchema.safeParse(pid).success || !agentIdSchema.safeParse(sub).success || typeof exp !== 'number') throw invalid();
+    // Our own tokens always name their API key, so revoking the key ends them.
+    if (key.kind === 'secret' && !uuidSchema.safeParse(akid).success) throw invalid();
+    if (typeof akid === 'string' && this.revocations.isRevoked(akid)) throw revokedToken();
+    return {
+      projectId: pid as string,
+      agentId: sub as string,
+      ...(typeof akid === 'string' ? { keyId: akid } : {}),
+      expiresAt: exp * 1000,
+    };
   }
 }

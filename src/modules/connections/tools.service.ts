@@ -49,7 +49,8 @@ export class ToolsService {
   }
 
   async call(name: string, who: AgentIdentity, payload: unknown): Promise<object> {
-    if (!this.isTool(name)) throw new AppError(CommonErrorCode.UNKNOWN_TOOL, `Unknown tool: ${name.slice(0, 64)}`);
+    // socket.io also delivers numeric event names: `name` is only typed as a string.
+    if (!this.isTool(name)) throw new AppError(CommonErrorCode.UNKNOWN_TOOL, `Unknown tool: ${String(name).slice(0, 64)}`);
     return this.run(name, who, payload);
   }
 

@@ -7,6 +7,8 @@ export interface PushEvents {
   task_revoked: { task_id: string; reason: string; at: string };
   server_draining: { reconnect_after_ms: number };
   blocker_analysis: { task_id: string; blocker_id: string; analysis: unknown; source: 'llm' | 'fallback'; at: string };
+  /** Sent by KeyRevocations to the sockets of a revoked API key, just before they are closed. */
+  token_revoked: { reason: string; at: string };
 }
 
 /**
@@ -45,6 +47,13 @@ export const PUSH_EVENT_DOCS: {
       blocker_id: { type: 'string', description: 'id of the blocker report' },
       analysis: { type: 'object', description: 'the analysis (suggestions, next steps)' },
       source: { type: "'llm' | 'fallback'", description: 'who produced the analysis' },
+      at: { type: 'string (ISO 8601 date-time)', description: 'when the server sent it' },
+    },
+  },
+  token_revoked: {
+    description: "The API key this socket's token was issued from was revoked; the server closes the socket next.",
+    fields: {
+      reason: { type: "'api_key_revoked'", description: 'why the token ended' },
       at: { type: 'string (ISO 8601 date-time)', description: 'when the server sent it' },
     },
   },

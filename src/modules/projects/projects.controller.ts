@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Ip, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
 import { parseOrThrow } from '../../common/validation';
 import { HttpAuth } from '../auth/http-auth';
@@ -17,9 +17,9 @@ export class ProjectsController {
 
   @Post()
   @HttpCode(201)
-  async create(@Headers('authorization') authz: string | undefined, @Body() body: unknown) {
-    await this.auth.requireAdmin(authz);
-    return this.projects.createProject(parseOrThrow(createProjectSchema, body).name);
+  async create(@Headers('authorization') authz: string | undefined, @Body() body: unknown, @Ip() ip: string) {
+    const caller = await this.auth.requireAdmin(authz);
+    return this.projects.createProject(parseOrThrow(createProjectSchema, body).name, caller, ip);
   }
 
   @Post(':id/tasks')

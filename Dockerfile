@@ -15,6 +15,7 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund --loglevel=error
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
+COPY packages/client ./packages/client
 RUN npm run build
 
 # ---- prod-deps: production dependencies only, no install scripts, no npm cache
@@ -47,6 +48,9 @@ RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack 
 # Code and dependencies are owned by root and read-only to the runtime user.
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The SDK, used by `pm-agent mcp` (the stdio MCP bridge) in the image.
+COPY --from=build /app/packages/client/dist ./packages/client/dist
+COPY --from=build /app/packages/client/package.json ./packages/client/package.json
 COPY package.json ./
 # The `node` user of the official image (uid/gid 1000), numeric so runAsNonRoot can verify it.
 USER 1000:1000

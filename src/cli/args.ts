@@ -11,7 +11,9 @@ export const USAGE = `usage: pm-agent <command> [options]
   agents list --project <id>
   status --project <id>
   token issue --project <id> --agent <agent_id>
-common: --url <url> --admin-key <key> --api-key <key> --json`;
+  mcp --api-key <key> --agent-id <agent_id>   (MCP server on stdio for one agent)
+common: --url <url> --admin-key <key> --api-key <key> --json
+env: PM_AGENT_URL PM_AGENT_ADMIN_KEY PM_AGENT_API_KEY PM_AGENT_AGENT_ID`;
 
 export interface Cli {
   command: string[];
@@ -21,6 +23,8 @@ export interface Cli {
   json: boolean;
   project?: string;
   agent?: string;
+  /** `mcp`: the agent the bridge acts for (--agent-id or PM_AGENT_AGENT_ID). */
+  agentId?: string;
   priority?: string;
   labels?: string;
   description?: string;
@@ -40,6 +44,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): Cli {
         json: { type: 'boolean', default: false },
         project: { type: 'string' },
         agent: { type: 'string' },
+        'agent-id': { type: 'string' },
         priority: { type: 'string' },
         labels: { type: 'string' },
         description: { type: 'string' },
@@ -57,6 +62,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): Cli {
     json: v.json ?? false,
     project: v.project,
     agent: v.agent,
+    agentId: v['agent-id'] ?? env.PM_AGENT_AGENT_ID,
     priority: v.priority,
     labels: v.labels,
     description: v.description,

@@ -77,6 +77,14 @@ async function run(cli: Cli): Promise<Outcome | null> {
       const r = await api.request<Json>('POST', '/api/v1/agents/auth', undefined, { api_key: apiKey, agent_id: agentId });
       return { data: r, human: String(r.access_token) };
     }
+    case 'mcp': {
+      const apiKey = need(cli.apiKey, '--api-key (or PM_AGENT_API_KEY)');
+      const agentId = need(cli.agentId ?? cli.agent, '--agent-id (or PM_AGENT_AGENT_ID)');
+      // Loaded on demand: only this command needs the built SDK (packages/client/dist).
+      const { runMcpStdio } = await import('./mcp-stdio');
+      await runMcpStdio({ url: cli.url, apiKey, agentId });
+      return null;
+    }
     default:
       throw new UsageError(cmd ? `unknown command: ${cli.command.slice(0, 2).join(' ')}` : 'missing command');
   }

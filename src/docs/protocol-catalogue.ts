@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { toolSchemas } from '../modules/connections/tool-schemas';
+import { AGENT_LOOP_SUMMARY, toolDescriptions } from '../modules/connections/tool-descriptions';
+import { toolSchemas, type ToolName } from '../modules/connections/tool-schemas';
 import { PUSH_EVENT_DOCS } from '../modules/events/push.service';
 
 /** A JSON Schema node as `z.toJSONSchema` emits it (only the keys the catalogue reads). */
 export interface JsonSchemaNode {
   type?: string | string[];
+  description?: string;
   format?: string;
   pattern?: string;
   enum?: unknown[];
@@ -69,6 +71,7 @@ export interface FieldDoc {
   constraints: string;
   required: boolean;
   default?: unknown;
+  description?: string;
 }
 
 /** One row per top-level property of an object schema. */
@@ -81,6 +84,7 @@ export function fieldsOf(schema: z.ZodType): FieldDoc[] {
     constraints: describeConstraints(node),
     required: required.has(name),
     ...(node.default !== undefined ? { default: node.default } : {}),
+    ...(node.description !== undefined ? { description: node.description } : {}),
   }));
 }
 
@@ -93,21 +97,26 @@ export function buildProtocolCatalogue(): string {
     '',
     'Agents connect with socket.io and call tools by emitting the tool name with a JSON payload and an acknowledgement callback.',
     'The server validates each payload against the schema below; unknown fields are ignored.',
+    'The same tools, with the same descriptions and schemas, are served over MCP (`/mcp` and `pm-agent mcp`).',
+    '',
+    '## Work loop',
+    '',
+    ...AGENT_LOOP_SUMMARY.split('\n'),
     '',
     '## Tools (client → server)',
     '',
   ];
   for (const [name, schema] of Object.entries(toolSchemas)) {
-    out.push(`### \`${name}\``, '');
+    out.push(`### \`${name}\``, '', toolDescriptions[name as ToolName], '');
     const fields = fieldsOf(schema);
     if (fields.length === 0) {
       out.push('No fields: send `{}`.', '');
       continue;
     }
-    out.push('| field | type | required | default | constraints |', '|---|---|---|---|---|');
+    out.push('| field | type | required | default | constraints | description |', '|---|---|---|---|---|---|');
     for (const f of fields) {
       const def = f.default === undefined ? '—' : `\`${JSON.stringify(f.default)}\``;
-      out.push(`| \`${f.name}\` | ${cell(f.type)} | ${f.required ? 'yes' : 'no'} | ${cell(def)} | ${cell(f.constraints || '—')} |`);
+      out.push(`| \`${f.name}\` | ${cell(f.type)} | ${f.required ? 'yes' : 'no'} | ${cell(def)} | ${cell(f.constraints || '—')} | ${cell(f.description ?? '—')} |`);
     }
     out.push('');
   }

@@ -642,7 +642,17 @@ describe('Dockerfile', () => {
   it('.dockerignore admits only the build inputs', () => {
     const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
     expect(ignore[0]).toBe('*');
-    expect(ignore.filter((l) => l.startsWith('!')).sort()).toEqual(['!nest-cli.json', '!package-lock.json', '!package.json', '!src/', '!tsconfig.build.json', '!tsconfig.json']);
+    expect(ignore.filter((l) => l.startsWith('!')).sort()).toEqual([
+      '!nest-cli.json',
+      '!package-lock.json',
+      '!package.json',
+      '!packages/client/package.json',
+      '!packages/client/src/',
+      '!packages/client/tsconfig.json',
+      '!src/',
+      '!tsconfig.build.json',
+      '!tsconfig.json',
+    ]);
     expect(ignore).toEqual(expect.arrayContaining(['**/.env', '**/node_modules']));
   });
 });

@@ -14,6 +14,6 @@ import { ToolsService } from './tools.service';
   imports: [AgentsModule, TasksModule, ProjectsModule, HealthModule, KanbanModule],
   controllers: [ProjectViewsController],
   providers: [AgentsGateway, ToolsService, PresenceTracker, DrainService],
-  exports: [DrainService, PresenceTracker],
+  exports: [DrainService, PresenceTracker, ToolsService],
 })
 export class ConnectionsModule {}

@@ -11,6 +11,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Every test file checks that no secret the tests minted appears in anything it wrote.
+    setupFiles: ['test/support/setup.ts'],
     projects: [
       {
         extends: true,

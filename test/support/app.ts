@@ -6,6 +6,9 @@ import type { INestApplication } from '@nestjs/common';
 import { startApp } from '../../src/app';
 import { Db } from '../../src/infra/database/db';
 import { createTestDatabase } from './pg';
+import { watchSecret } from './secret-watch';
+
+const TEST_JWT_SECRET = 'test-jwt-secret-that-is-long-enough-0123456789';
 
 export type StorageMode = 'embedded' | 'postgres';
 export const STORAGE_MODES: StorageMode[] = ['embedded', 'postgres'];
@@ -23,6 +26,8 @@ export async function startTestApp(mode: StorageMode, env: Record<string, string
   const dataDir = mkdtempSync(join(tmpdir(), 'pm-agent-test-'));
   const database = mode === 'postgres' ? await createTestDatabase() : undefined;
   const adminKey = `test-admin-${Math.random().toString(36).slice(2)}-key`;
+  watchSecret(adminKey);
+  watchSecret(env.PM_AGENT_JWT_SECRET ?? TEST_JWT_SECRET);
   const { app, url } = await startApp({
     PORT: '0',
     MANAGEMENT_PORT: '0',
@@ -31,7 +36,7 @@ export async function startTestApp(mode: StorageMode, env: Record<string, string
     PM_AGENT_DATA_DIR: dataDir,
     PM_AGENT_EMBEDDED_DB: 'memory',
     PM_AGENT_ADMIN_KEY: adminKey,
-    PM_AGENT_JWT_SECRET: 'test-jwt-secret-that-is-long-enough-0123456789',
+    PM_AGENT_JWT_SECRET: TEST_JWT_SECRET,
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...env,
   });

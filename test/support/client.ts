@@ -1,3 +1,4 @@
+import { watchSecret } from './secret-watch';
 import { io, type Socket } from 'socket.io-client';
 
 /** Small HTTP + socket client used by the end-to-end tests (speaks the public API only). */
@@ -17,12 +18,17 @@ export class ApiClient {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
+    const parsed = text ? JSON.parse(text) : null;
+    // Keys and tokens the service hands out are secrets the suite's output must never show.
+    watchSecret(parsed?.api_key);
+    watchSecret(parsed?.access_token);
+    return { status: res.status, body: parsed };
   }
 
   async createProject(name = 'test project'): Promise<{ id: string; api_key: string }> {
     const r = await this.request('POST', '/api/v1/projects', { name }, this.adminKey);
     if (r.status !== 201) throw new Error(`createProject: ${r.status} ${JSON.stringify(r.body)}`);
+    watchSecret(r.body.api_key);
     return r.body;
   }
 
@@ -41,6 +47,7 @@ export class ApiClient {
   async token(apiKey: string, agentId: string): Promise<string> {
     const r = await this.request('POST', '/api/v1/agents/auth', { api_key: apiKey, agent_id: agentId });
     if (r.status !== 200) throw new Error(`token: ${r.status} ${JSON.stringify(r.body)}`);
+    watchSecret(r.body.access_token);
     return r.body.access_token;
   }
 

@@ -1,0 +1,3 @@
+import { installSecretWatch } from './secret-watch';
+
+installSecretWatch();

@@ -19,6 +19,8 @@ export interface HttpRoute {
   body?: { name: string; schema: z.ZodType };
   /** Answer codes with a short description; error answers are `{error, code}`. */
   responses: Record<number, string>;
+  /** Media type of a success answer when it is not JSON. */
+  produces?: 'text/html' | 'text/css';
 }
 
 const authErrors = { 401: 'missing or invalid key', 403: 'the key does not grant this' };
@@ -37,6 +39,8 @@ export const HTTP_ROUTES: HttpRoute[] = [
     auth: 'none',
     responses: { 200: 'serving', 503: 'draining or the database is down' },
   },
+  { method: 'get', path: '/api/docs', summary: 'This reference as an HTML page', auth: 'none', responses: { 200: 'HTML' }, produces: 'text/html' },
+  { method: 'get', path: '/api/docs/reference.css', summary: "The HTML reference's stylesheet", auth: 'none', responses: { 200: 'CSS' }, produces: 'text/css' },
   { method: 'get', path: '/api/docs/openapi.json', summary: 'This OpenAPI document', auth: 'none', responses: { 200: 'the OpenAPI 3.1 document' } },
   {
     method: 'post',

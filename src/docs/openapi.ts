@@ -47,7 +47,13 @@ export function buildOpenApiDocument(version = '0.1.0'): OpenApiDocument {
     const params = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
     const responses: Record<string, unknown> = {};
     for (const [code, description] of Object.entries(route.responses)) {
-      responses[code] = Number(code) >= 400 && Number(code) < 500 ? { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } : { description };
+      const n = Number(code);
+      responses[code] =
+        n >= 400 && n < 500
+          ? { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
+          : route.produces && n < 300
+            ? { description, content: { [route.produces]: { schema: { type: 'string' } } } }
+            : { description };
     }
     const op: OpenApiOperation = { operationId: operationId(route), summary: route.summary, security: SECURITY[route.auth], responses };
     if (params.length > 0) op.parameters = params;

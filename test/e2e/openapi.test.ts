@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HTTP_ROUTES } from '../../src/docs/http-routes';
 import { toOpenApiPath, type OpenApiDocument } from '../../src/docs/openapi';
 import { startTestApp, type TestApp } from '../support/app';
 
@@ -36,6 +37,21 @@ describe('OpenAPI document (embedded)', () => {
     const doc = (await res.json()) as OpenApiDocument;
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toContain('/api/v1/projects');
+  });
+
+  it('GET /api/docs is an HTML reference of every route, styled by a same-origin sheet and allowed by the CSP', async () => {
+    const res = await fetch(`${t.url}/api/docs`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
+    const html = await res.text();
+    for (const r of HTTP_ROUTES) expect(html, r.path).toContain(`<code>${r.path}</code>`);
+    // The body schemas are spelled out: a field of the task body and its constraint.
+    expect(html).toContain('<code>estimated_hours</code>');
+    expect(html).not.toMatch(/<script|style=/);
+    const css = await fetch(`${t.url}/api/docs/reference.css`);
+    expect(css.status).toBe(200);
+    expect(css.headers.get('content-type')).toMatch(/^text\/css/);
   });
 
   it('documents every route Nest registered under /api/v1', async () => {

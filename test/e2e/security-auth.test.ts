@@ -173,6 +173,18 @@ describe('tokens issued elsewhere, verified with the operator public keys (JWKS)
     }
   });
 
+  it('a well-signed token naming a project that does not exist is refused at the handshake and on /mcp', async () => {
+    const token = external({ pid: '00000000-0000-4000-8000-000000000000' }, es.privateKey, { subject: 'ghost' });
+    const err = await api.connectError({ token });
+    expect(err.data?.code).toBe('INVALID_TOKEN');
+    const mcp = await fetch(`${t.url}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(mcp.status).toBe(401);
+  });
+
   it('refuses other keys, other issuers, and the public key used as an HMAC secret', async () => {
     const p = await api.createProject('external-bad');
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });

@@ -17,7 +17,7 @@ const revocations = { isRevoked: (id?: string) => id !== undefined && revokedSet
 
 function service(secret: string, previous?: string): TokenService {
   const config = new AppConfig(parseConfig({ PM_AGENT_JWT_SECRET: secret, ...(previous ? { PM_AGENT_JWT_PREVIOUS_SECRETS: previous } : {}) }));
-  return new TokenService(config, new Secrets('admin-key-0123456789', secret), revocations);
+  return new TokenService(config, new Secrets('admin-key-0123456789', secret), revocations, {} as never);
 }
 
 const identity = { projectId: randomUUID(), agentId: 'agent-1', keyId: randomUUID() };

@@ -4,6 +4,7 @@ import { AppConfig } from '../../config/app-config';
 import { Secrets } from '../../config/secrets';
 import { AppError, AuthErrorCode } from '../../common/errors';
 import { agentIdSchema, uuidSchema } from '../../common/schemas';
+import { ProjectsService } from '../projects/projects.service';
 import { KeyRevocations } from './key-revocations.service';
 import { loadVerificationKeys, secretKid, type VerificationKey } from './verification-keys';
 
@@ -32,11 +33,14 @@ export const expiredToken = () => new AppError(AuthErrorCode.INVALID_TOKEN, 'Tok
 export class TokenService {
   private readonly signingKid: string;
   private readonly keys: Map<string, VerificationKey>;
+  /** Projects named by external tokens that were found to exist, until when (projects are never deleted). */
+  private readonly knownProjects = new Map<string, number>();
 
   constructor(
     private readonly config: AppConfig,
     private readonly secrets: Secrets,
     private readonly revocations: KeyRevocations,
+    private readonly projects: ProjectsService,
   ) {
     this.signingKid = secretKid(secrets.jwtSecret);
     this.keys = loadVerificationKeys(secrets.jwtSecret, config.secrets.jwtPreviousSecrets, config.jwtExternal.publicKeysFile, config.jwtExternal.issuer);
@@ -82,5 +86,26 @@ export class TokenService {
       ...(typeof akid === 'string' ? { keyId: akid } : {}),
       expiresAt: exp * 1000,
     };
+  }
+
+  /**
+   * verify, and for a token issued elsewhere (no API key behind it) the project it names must
+   * exist: another issuer's mistake must not let an agent work in a project nobody created.
+   */
+  async authenticate(token: unknown): Promise<AgentIdentity> {
+    const who = this.verify(token);
+    if (who.keyId === undefined && !(await this.projectExists(who.projectId))) {
+      throw new AppError(AuthErrorCode.INVALID_TOKEN, 'Invalid token', { reason: 'invalid' });
+    }
+    return who;
+  }
+
+  private async projectExists(projectId: string): Promise<boolean> {
+    const hit = this.knownProjects.get(projectId);
+    if (hit !== undefined && hit > Date.now()) return true;
+    if (!(await this.projects.exists(projectId))) return false;
+    if (this.knownProjects.size > 10_000) this.knownProjects.clear();
+    this.knownProjects.set(projectId, Date.now() + 60_000);
+    return true;
   }
 }

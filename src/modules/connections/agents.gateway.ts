@@ -73,7 +73,7 @@ export class AgentsGateway implements OnGatewayInit<Namespace>, OnGatewayConnect
     if (this.lifecycle.draining) throw new AppError(CommonErrorCode.UNAVAILABLE, 'Server is draining; connect to another replica');
     const rate = await this.limiter.hit(`hs:${socket.handshake.address}`, this.config.rateLimits.handshakePerMinute, MINUTE);
     if (!rate.allowed) throw rateLimited(rate.retryAfterMs, 'Too many connection attempts from this address');
-    const who = this.tokens.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token);
+    const who = await this.tokens.authenticate((socket.handshake.auth as { token?: unknown } | undefined)?.token);
     const until = this.cooling.get(`${who.projectId}:${who.agentId}`);
     if (until !== undefined) {
       if (until > Date.now()) {

@@ -36,7 +36,7 @@ export class McpController {
   async post(@Req() req: Request, @Res() res: Response): Promise<void> {
     let who: AgentIdentity;
     try {
-      who = this.tokens.verify(/^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1]);
+      who = await this.tokens.authenticate(/^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1]);
     } catch (err) {
       // Say why without echoing the token back.
       const code = err instanceof AppError ? err.code : 'UNAUTHORIZED';

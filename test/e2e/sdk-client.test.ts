@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PmAgentClient, PmAgentError, type PushEvents } from '../../packages/client/src';
 import { AgentsGateway } from '../../src/modules/connections/agents.gateway';
+import jwt from 'jsonwebtoken';
+import { secretKid } from '../../src/modules/auth/verification-keys';
 import { ApiClient } from '../support/client';
-import { STORAGE_MODES, startTestApp, type TestApp } from '../support/app';
+import { STORAGE_MODES, startTestApp, TEST_JWT_SECRET, type TestApp } from '../support/app';
 
 // The TypeScript SDK (packages/client) against the real service, in both storage modes.
 
@@ -28,6 +30,32 @@ describe.each(STORAGE_MODES)('SDK client (%s storage)', (mode) => {
   };
   const progressRows = async (taskId: string, message: string) =>
     (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM progress_reports WHERE task_id = $1 AND message = $2', [taskId, message])).rows[0].n;
+
+  it('a token that expires on the open socket is replaced from the API key without the caller noticing; a revoked key ends in INVALID_API_KEY', async () => {
+    const project = await api.createProject('sdk token life');
+    const keyId = (await api.request('GET', `/api/v1/projects/${project.id}/keys`, undefined, project.api_key)).body.keys[0].id as string;
+    // A token like the server's own that lives 2 s (the configured minimum lifetime is a minute).
+    const short = jwt.sign({ pid: project.id, typ: 'agent', akid: keyId }, TEST_JWT_SECRET, {
+      algorithm: 'HS256',
+      keyid: secretKid(TEST_JWT_SECRET),
+      issuer: 'pm-agent',
+      audience: 'pm-agent/agents',
+      subject: 'sdk-ttl',
+      expiresIn: 2,
+    });
+    const c = client(project.api_key, 'sdk-ttl', { token: short });
+    const connects: boolean[] = [];
+    c.on('connected', (e) => connects.push(e.reconnect));
+    await c.connect();
+    expect(await c.ping('before')).toMatchObject({ success: true, echo: 'before' });
+    await new Promise((r) => setTimeout(r, 2500));
+    // The server answers INVALID_TOKEN (expired) and closes the socket; the SDK fetches a token and retries.
+    expect(await c.ping('after')).toMatchObject({ success: true, echo: 'after' });
+    expect(connects).toEqual([false, true]);
+
+    expect((await api.request('DELETE', `/api/v1/projects/${project.id}/keys/${keyId}`, undefined, t.adminKey)).status).toBe(200);
+    await expect(c.ping('revoked')).rejects.toMatchObject({ code: 'INVALID_API_KEY' });
+  });
 
   it('register → request_next_task → progress (and keepAlive) → complete, then a typed "no task" answer', async () => {
     const project = await api.createProject('sdk loop');

@@ -8,7 +8,7 @@ import { Db } from '../../src/infra/database/db';
 import { createTestDatabase } from './pg';
 import { watchSecret } from './secret-watch';
 
-const TEST_JWT_SECRET = 'test-jwt-secret-that-is-long-enough-0123456789';
+export const TEST_JWT_SECRET = 'test-jwt-secret-that-is-long-enough-0123456789';
 
 export type StorageMode = 'embedded' | 'postgres';
 export const STORAGE_MODES: StorageMode[] = ['embedded', 'postgres'];

@@ -111,6 +111,10 @@ export async function startBenchFleet(opts: FleetOptions): Promise<Fleet> {
       // Thousands of agents from one address, hundreds of calls each: the limits are not measured here.
       RATE_LIMIT_AGENT_PER_MINUTE: '1000000',
       RATE_LIMIT_HANDSHAKE_PER_MINUTE: '1000000',
+      // The raw bench sockets do not refresh tokens; a full run outlasts the default 15 minutes.
+      JWT_TTL_SECONDS: '86400',
+      // The hold scenario puts up to 10,000 sockets on a replica and counts them all.
+      MAX_CONNECTIONS_PER_REPLICA: '20000',
       // Real lease lengths (no lease may expire during a run); a brisk sweeper for the failover.
       LEASE_SWEEP_INTERVAL_MS: '1000',
       RETRY_AFTER_SECONDS: '1',

@@ -95,6 +95,7 @@ MANAGEMENT_ENABLED: "true"
 MANAGEMENT_PORT: {{ .Values.config.managementPort | quote }}
 HOST: "0.0.0.0"
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
+LOG_FORMAT: {{ .Values.config.logFormat | quote }}
 SHUTDOWN_GRACE_MS: {{ .Values.config.shutdownGraceMs | quote }}
 DRAIN_NOTICE_MS: {{ .Values.config.drainNoticeMs | quote }}
 PM_AGENT_DATA_DIR: "/data"
@@ -118,6 +119,24 @@ KANBAN_SYNC_INTERVAL_SECONDS: {{ .Values.kanban.syncIntervalSeconds | quote }}
 LEADER_ELECTION: {{ .Values.leaderElection.mode | quote }}
 LEADER_ELECTION_NAME: {{ include "pm-agent.fullname" . | quote }}
 LEADER_LEASE_SECONDS: {{ .Values.leaderElection.leaseSeconds | quote }}
+JWT_TTL_SECONDS: {{ .Values.auth.jwtTtlSeconds | quote }}
+KEY_REVOCATION_POLL_MS: {{ .Values.auth.keyRevocationPollMs | quote }}
+{{- if include "pm-agent.jwksEnabled" . }}
+PM_AGENT_JWT_PUBLIC_KEYS_FILE: {{ include "pm-agent.jwksPath" . | quote }}
+{{- with .Values.auth.externalTokens.issuer }}
+PM_AGENT_JWT_EXTERNAL_ISSUER: {{ . | quote }}
+{{- end }}
+{{- end }}
+MAX_CONNECTIONS_PER_REPLICA: {{ .Values.limits.maxConnectionsPerReplica | quote }}
+MAX_CALLS_IN_FLIGHT_PER_SOCKET: {{ .Values.limits.maxCallsInFlightPerSocket | quote }}
+MAX_REFUSED_CALLS_PER_SOCKET: {{ .Values.limits.maxRefusedCallsPerSocket | quote }}
+TOOL_CALL_TIMEOUT_MS: {{ .Values.limits.toolCallTimeoutMs | quote }}
+HTTP_REQUEST_TIMEOUT_MS: {{ .Values.limits.httpRequestTimeoutMs | quote }}
+HTTP_HEADERS_TIMEOUT_MS: {{ .Values.limits.httpHeadersTimeoutMs | quote }}
+{{- with .Values.dashboard.allowedOrigins }}
+DASHBOARD_ALLOWED_ORIGINS: {{ join "," . | quote }}
+{{- end }}
+DASHBOARD_REFRESH_MS: {{ .Values.dashboard.refreshMs | quote }}
 {{- range $k, $v := .Values.config.extra }}
 {{ $k }}: {{ $v | toString | quote }}
 {{- end }}
@@ -149,6 +168,9 @@ LEADER_LEASE_SECONDS: {{ .Values.leaderElection.leaseSeconds | quote }}
 {{- with .Values.secrets.jwtSecret }}
 {{ $k.jwtSecret }}: {{ . | b64enc | quote }}
 {{- end }}
+{{- with .Values.secrets.jwtPreviousSecrets }}
+{{ $k.jwtPreviousSecrets }}: {{ join "," . | b64enc | quote }}
+{{- end }}
 {{- with .Values.secrets.anthropicApiKey }}
 {{ $k.anthropicApiKey }}: {{ . | b64enc | quote }}
 {{- end }}
@@ -173,6 +195,7 @@ needs it); with the chart's Secret only the keys it holds.
   (list "RABBITMQ_URL" $k.rabbitmqUrl .Values.rabbitmq.url false)
   (list "PM_AGENT_ADMIN_KEY" $k.adminKey .Values.secrets.adminKey $external)
   (list "PM_AGENT_JWT_SECRET" $k.jwtSecret .Values.secrets.jwtSecret $external)
+  (list "PM_AGENT_JWT_PREVIOUS_SECRETS" $k.jwtPreviousSecrets (join "," .Values.secrets.jwtPreviousSecrets) false)
   (list "ANTHROPIC_API_KEY" $k.anthropicApiKey .Values.secrets.anthropicApiKey false) }}
 {{- if .Values.consul.enabled }}
 {{- $vars = append $vars (list "CONSUL_HTTP_TOKEN" $k.consulHttpToken .Values.secrets.consulHttpToken false) }}
@@ -221,8 +244,28 @@ needs it); with the chart's Secret only the keys it holds.
 {{- if eq (int .Values.config.managementPort) (int .Values.config.port) }}
 {{- fail "config.managementPort must differ from config.port" }}
 {{- end }}
-{{- $secretVars := list "DATABASE_URL" "REDIS_URL" "RABBITMQ_URL" "PM_AGENT_ADMIN_KEY" "PM_AGENT_JWT_SECRET" "ANTHROPIC_API_KEY" "CONSUL_HTTP_TOKEN" }}
-{{- $managed := list "PORT" "HOST" "MANAGEMENT_ENABLED" "MANAGEMENT_PORT" "LOG_LEVEL" "SHUTDOWN_GRACE_MS" "DRAIN_NOTICE_MS" "PM_AGENT_DATA_DIR" "DATABASE_POOL_MAX" "DATABASE_STATEMENT_TIMEOUT_MS" "REDIS_CLUSTER_NODES" "REDIS_KEY_PREFIX" "RABBITMQ_QUEUE_TYPE" "RABBITMQ_PREFETCH" "REPLICA_ID" "CONSUL_HTTP_ADDR" "CONSUL_SERVICE_ADDRESS" "CONSUL_SERVICE_NAME" "CONSUL_TAGS" "CONSUL_META" "CONSUL_CHECK_INTERVAL" "CONSUL_CHECK_TIMEOUT" "CONSUL_DEREGISTER_AFTER" "KANBAN_SYNC_INTERVAL_SECONDS" "LEADER_ELECTION" "LEADER_ELECTION_NAME" "LEADER_ELECTION_NAMESPACE" "LEADER_LEASE_SECONDS" }}
+{{- $maxConn := int .Values.limits.maxConnectionsPerReplica }}
+{{- if gt (add $maxConn 1024) (int .Values.limits.openFiles) }}
+{{- fail (printf "limits.maxConnectionsPerReplica (%d) + 1024 descriptors for Postgres, Redis, RabbitMQ and HTTP exceed limits.openFiles (%d): sockets past the open-files limit fail with EMFILE instead of a clean CONNECTION_LIMIT. Lower the connection limit, or raise limits.openFiles if your nodes' container runtime allows more" $maxConn (int .Values.limits.openFiles)) }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled .Values.autoscaling.connections.enabled (ge (int .Values.autoscaling.connections.targetAverageValue) $maxConn) }}
+{{- fail (printf "autoscaling.connections.targetAverageValue (%d) must be below limits.maxConnectionsPerReplica (%d): pods would refuse agents before the HPA sees its target" (int .Values.autoscaling.connections.targetAverageValue) $maxConn) }}
+{{- end }}
+{{- if and .Values.keda.enabled (ge (int .Values.keda.prometheus.threshold) $maxConn) }}
+{{- fail (printf "keda.prometheus.threshold (%d) must be below limits.maxConnectionsPerReplica (%d): pods would refuse agents before KEDA scales out" (int .Values.keda.prometheus.threshold) $maxConn) }}
+{{- end }}
+{{- $ext := .Values.auth.externalTokens }}
+{{- if and $ext.jwks $ext.existingConfigMap }}
+{{- fail "set either auth.externalTokens.jwks or auth.externalTokens.existingConfigMap, not both" }}
+{{- end }}
+{{- if and $ext.issuer (not (include "pm-agent.jwksEnabled" .)) }}
+{{- fail "auth.externalTokens.issuer applies to tokens verified with a JWKS: set auth.externalTokens.jwks or auth.externalTokens.existingConfigMap too" }}
+{{- end }}
+{{- if $ext.jwks }}
+{{- $_ := include "pm-agent.jwksJson" . }}
+{{- end }}
+{{- $secretVars := list "DATABASE_URL" "REDIS_URL" "RABBITMQ_URL" "PM_AGENT_ADMIN_KEY" "PM_AGENT_JWT_SECRET" "PM_AGENT_JWT_PREVIOUS_SECRETS" "ANTHROPIC_API_KEY" "CONSUL_HTTP_TOKEN" }}
+{{- $managed := list "PORT" "HOST" "MANAGEMENT_ENABLED" "MANAGEMENT_PORT" "LOG_LEVEL" "SHUTDOWN_GRACE_MS" "DRAIN_NOTICE_MS" "PM_AGENT_DATA_DIR" "DATABASE_POOL_MAX" "DATABASE_STATEMENT_TIMEOUT_MS" "REDIS_CLUSTER_NODES" "REDIS_KEY_PREFIX" "RABBITMQ_QUEUE_TYPE" "RABBITMQ_PREFETCH" "REPLICA_ID" "CONSUL_HTTP_ADDR" "CONSUL_SERVICE_ADDRESS" "CONSUL_SERVICE_NAME" "CONSUL_TAGS" "CONSUL_META" "CONSUL_CHECK_INTERVAL" "CONSUL_CHECK_TIMEOUT" "CONSUL_DEREGISTER_AFTER" "KANBAN_SYNC_INTERVAL_SECONDS" "LEADER_ELECTION" "LEADER_ELECTION_NAME" "LEADER_ELECTION_NAMESPACE" "LEADER_LEASE_SECONDS" "LOG_FORMAT" "JWT_TTL_SECONDS" "KEY_REVOCATION_POLL_MS" "PM_AGENT_JWT_PUBLIC_KEYS_FILE" "PM_AGENT_JWT_EXTERNAL_ISSUER" "MAX_CONNECTIONS_PER_REPLICA" "MAX_CALLS_IN_FLIGHT_PER_SOCKET" "MAX_REFUSED_CALLS_PER_SOCKET" "TOOL_CALL_TIMEOUT_MS" "HTTP_REQUEST_TIMEOUT_MS" "HTTP_HEADERS_TIMEOUT_MS" "DASHBOARD_ALLOWED_ORIGINS" "DASHBOARD_REFRESH_MS" }}
 {{- range $k, $_ := .Values.config.extra }}
 {{- if or (has $k $secretVars) (hasPrefix "PM_AGENT_BOARD_" $k) }}
 {{- fail (printf "config.extra.%s is a secret: set it through secrets / database.url / redis.url / rabbitmq.url / kanban.existingSecret, never in the ConfigMap" $k) }}
@@ -231,4 +274,46 @@ needs it); with the chart's Secret only the keys it holds.
 {{- fail (printf "config.extra.%s is set by the chart: use its own value instead" $k) }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* A JWKS of external token issuers is mounted (inline or from an existing ConfigMap). */}}
+{{- define "pm-agent.jwksEnabled" -}}
+{{- if or .Values.auth.externalTokens.jwks .Values.auth.externalTokens.existingConfigMap }}true{{ end }}
+{{- end }}
+
+{{/* Where the JWKS is mounted (read-only), and the file PM_AGENT_JWT_PUBLIC_KEYS_FILE names. */}}
+{{- define "pm-agent.jwksDir" -}}/etc/pm-agent/jwks{{- end }}
+{{- define "pm-agent.jwksPath" -}}{{ include "pm-agent.jwksDir" . }}/jwks.json{{- end }}
+
+{{/*
+The inline JWKS as JSON, checked as the service checks it at start (a JWKS with keys, each with a
+kid, no private key parts), so a bad document fails the render rather than crash-looping pods.
+*/}}
+{{- define "pm-agent.jwksJson" -}}
+{{- $jwks := .Values.auth.externalTokens.jwks }}
+{{- $doc := dict }}
+{{- if kindIs "string" $jwks }}
+{{- $doc = fromJson $jwks }}
+{{- if hasKey $doc "Error" }}
+{{- fail (printf "auth.externalTokens.jwks is not JSON: %s" (get $doc "Error")) }}
+{{- end }}
+{{- else }}
+{{- $doc = $jwks }}
+{{- end }}
+{{- $keys := get $doc "keys" }}
+{{- if or (not (kindIs "slice" $keys)) (eq (len $keys) 0) }}
+{{- fail "auth.externalTokens.jwks must be a JWKS with at least one key: {\"keys\": [...]}" }}
+{{- end }}
+{{- range $i, $key := $keys }}
+{{- if not (kindIs "map" $key) }}
+{{- fail (printf "auth.externalTokens.jwks: keys[%d] is not an object" $i) }}
+{{- end }}
+{{- if not (and (kindIs "string" (get $key "kid")) (get $key "kid")) }}
+{{- fail (printf "auth.externalTokens.jwks: keys[%d] needs a kid" $i) }}
+{{- end }}
+{{- if hasKey $key "d" }}
+{{- fail (printf "auth.externalTokens.jwks: key %s carries a private key (d); give public keys only" (get $key "kid")) }}
+{{- end }}
+{{- end }}
+{{- if kindIs "string" $jwks }}{{ $jwks | trim }}{{ else }}{{ toPrettyJson $jwks }}{{ end }}
 {{- end }}

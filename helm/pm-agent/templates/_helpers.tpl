@@ -286,19 +286,14 @@ needs it); with the chart's Secret only the keys it holds.
 {{- define "pm-agent.jwksPath" -}}{{ include "pm-agent.jwksDir" . }}/jwks.json{{- end }}
 
 {{/*
-The inline JWKS as JSON, checked as the service checks it at start (a JWKS with keys, each with a
-kid, no private key parts), so a bad document fails the render rather than crash-looping pods.
+The inline JWKS, checked as the service checks it at start (JSON, at least one key, each with a kid,
+no private key parts), so a bad document fails the render rather than crash-looping the pods.
 */}}
 {{- define "pm-agent.jwksJson" -}}
-{{- $jwks := .Values.auth.externalTokens.jwks }}
-{{- $doc := dict }}
-{{- if kindIs "string" $jwks }}
-{{- $doc = fromJson $jwks }}
+{{- $jwks := .Values.auth.externalTokens.jwks | trim }}
+{{- $doc := fromJson $jwks }}
 {{- if hasKey $doc "Error" }}
 {{- fail (printf "auth.externalTokens.jwks is not JSON: %s" (get $doc "Error")) }}
-{{- end }}
-{{- else }}
-{{- $doc = $jwks }}
 {{- end }}
 {{- $keys := get $doc "keys" }}
 {{- if or (not (kindIs "slice" $keys)) (eq (len $keys) 0) }}
@@ -315,5 +310,5 @@ kid, no private key parts), so a bad document fails the render rather than crash
 {{- fail (printf "auth.externalTokens.jwks: key %s carries a private key (d); give public keys only" (get $key "kid")) }}
 {{- end }}
 {{- end }}
-{{- if kindIs "string" $jwks }}{{ $jwks | trim }}{{ else }}{{ toPrettyJson $jwks }}{{ end }}
+{{- $jwks }}
 {{- end }}

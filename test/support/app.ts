@@ -6,7 +6,7 @@ import type { INestApplication } from '@nestjs/common';
 import { startApp } from '../../src/app';
 import { Db } from '../../src/infra/database/db';
 import { createTestDatabase } from './pg';
-import { watchSecret } from './secret-watch';
+import { watchSecret } from './secret-registry';
 
 export const TEST_JWT_SECRET = 'test-jwt-secret-that-is-long-enough-0123456789';
 

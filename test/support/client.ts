@@ -1,4 +1,4 @@
-import { watchSecret } from './secret-watch';
+import { watchSecret } from './secret-registry';
 import { io, type Socket } from 'socket.io-client';
 
 /** Small HTTP + socket client used by the end-to-end tests (speaks the public API only). */

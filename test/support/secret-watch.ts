@@ -1,19 +1,16 @@
 import { format } from 'node:util';
 import { afterAll, expect } from 'vitest';
+import { watchedSecrets } from './secret-registry';
 
 // Log capture over the whole suite: every test file (vitest setupFiles) records everything its
 // process writes (service logs, console, the SDK), and the helpers that mint secrets (admin keys,
 // JWT secrets, project keys, agent tokens) register them here. After the file, none may appear.
 
-const SECRETS_KEY = Symbol.for('pm-agent.test.secrets');
 const OUTPUT_KEY = Symbol.for('pm-agent.test.output');
-type Globals = typeof globalThis & { [SECRETS_KEY]?: Set<string>; [OUTPUT_KEY]?: string[] };
+type Globals = typeof globalThis & { [OUTPUT_KEY]?: string[] };
 const g = globalThis as Globals;
 
-/** Registers a secret value the tests created; the suite fails if any output contains it. */
-export function watchSecret(value: string | undefined | null): void {
-  if (typeof value === 'string' && value.length >= 12) (g[SECRETS_KEY] ??= new Set()).add(value);
-}
+export { watchSecret } from './secret-registry';
 
 /** Installs the capture once per test file (called from the vitest setup file). */
 export function installSecretWatch(): void {
@@ -42,7 +39,7 @@ export function installSecretWatch(): void {
   }
   afterAll(() => {
     const all = output.join('');
-    const leaked = [...(g[SECRETS_KEY] ?? [])].filter((s) => all.includes(s));
+    const leaked = watchedSecrets().filter((s) => all.includes(s));
     // Name the leak by its length and first characters only: the report must not leak it again.
     expect(leaked.map((s) => `${s.slice(0, 6)}… (${s.length} chars)`), 'secret values found in the output of this test file').toEqual([]);
   });

@@ -89,6 +89,19 @@ export function fieldsOf(schema: z.ZodType): FieldDoc[] {
   }));
 }
 
+type EventDocs = Record<string, { description: string; fields: Record<string, { type: string; description: string }> }>;
+
+/** One heading and field table per server push. */
+function eventTables(docs: EventDocs): string[] {
+  const out: string[] = [];
+  for (const [name, doc] of Object.entries(docs)) {
+    out.push(`### \`${name}\``, '', doc.description, '', '| field | type | description |', '|---|---|---|');
+    for (const [field, f] of Object.entries(doc.fields)) out.push(`| \`${field}\` | ${cell(f.type)} | ${cell(f.description)} |`);
+    out.push('');
+  }
+  return out;
+}
+
 /** The Markdown catalogue of socket tools (client → server) and pushes (server → client). */
 export function buildProtocolCatalogue(): string {
   const out: string[] = [
@@ -122,13 +135,7 @@ export function buildProtocolCatalogue(): string {
     out.push('');
   }
   out.push('## Pushes (server → client)', '');
-  for (const [name, doc] of Object.entries(PUSH_EVENT_DOCS)) {
-    out.push(`### \`${name}\``, '', doc.description, '', '| field | type | description |', '|---|---|---|');
-    for (const [field, f] of Object.entries(doc.fields as Record<string, { type: string; description: string }>)) {
-      out.push(`| \`${field}\` | ${cell(f.type)} | ${cell(f.description)} |`);
-    }
-    out.push('');
-  }
+  out.push(...eventTables(PUSH_EVENT_DOCS));
   out.push(
     '## Dashboard namespace `/dashboard` (read-only)',
     '',
@@ -137,12 +144,6 @@ export function buildProtocolCatalogue(): string {
     'Anything a client emits is answered `{success: false, code: "FORBIDDEN"}` and changes nothing.',
     '',
   );
-  for (const [name, doc] of Object.entries(DASHBOARD_EVENT_DOCS)) {
-    out.push(`### \`${name}\``, '', doc.description, '', '| field | type | description |', '|---|---|---|');
-    for (const [field, f] of Object.entries(doc.fields as Record<string, { type: string; description: string }>)) {
-      out.push(`| \`${field}\` | ${cell(f.type)} | ${cell(f.description)} |`);
-    }
-    out.push('');
-  }
+  out.push(...eventTables(DASHBOARD_EVENT_DOCS));
   return `${out.join('\n').trimEnd()}\n`;
 }

@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PmAgentClient, PmAgentError, type PushEvents } from '../../packages/client/src';
 import { AgentsGateway } from '../../src/modules/connections/agents.gateway';
-import jwt from 'jsonwebtoken';
-import { secretKid } from '../../src/modules/auth/verification-keys';
 import { ApiClient } from '../support/client';
+import { shortLivedToken } from '../support/tokens';
 import { STORAGE_MODES, startTestApp, TEST_JWT_SECRET, type TestApp } from '../support/app';
 
 // The TypeScript SDK (packages/client) against the real service, in both storage modes.
@@ -34,15 +33,7 @@ describe.each(STORAGE_MODES)('SDK client (%s storage)', (mode) => {
   it('a token that expires on the open socket is replaced from the API key without the caller noticing; a revoked key ends in INVALID_API_KEY', async () => {
     const project = await api.createProject('sdk token life');
     const keyId = (await api.request('GET', `/api/v1/projects/${project.id}/keys`, undefined, project.api_key)).body.keys[0].id as string;
-    // A token like the server's own that lives 2 s (the configured minimum lifetime is a minute).
-    const short = jwt.sign({ pid: project.id, typ: 'agent', akid: keyId }, TEST_JWT_SECRET, {
-      algorithm: 'HS256',
-      keyid: secretKid(TEST_JWT_SECRET),
-      issuer: 'pm-agent',
-      audience: 'pm-agent/agents',
-      subject: 'sdk-ttl',
-      expiresIn: 2,
-    });
+    const short = await shortLivedToken(api, project, 'sdk-ttl', TEST_JWT_SECRET, 2);
     const c = client(project.api_key, 'sdk-ttl', { token: short });
     const connects: boolean[] = [];
     c.on('connected', (e) => connects.push(e.reconnect));

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { secretKid } from '../../src/modules/auth/verification-keys';
 import { ApiClient, type AgentSocket } from '../support/client';
+import { shortLivedToken } from '../support/tokens';
 import { STORAGE_MODES, startTestApp, type TestApp } from '../support/app';
 
 // Issue 9 §1: keys hashed, shown once, rotatable and revocable; tokens end with their key, on
@@ -112,16 +112,7 @@ describe.each(STORAGE_MODES)('authentication (%s storage)', (mode) => {
 
   it('an expired token ends on the open socket at the next call; a fresh token from the key carries on', async () => {
     const p = await api.createProject('expiry');
-    const keyId = (await api.request('GET', `/api/v1/projects/${p.id}/keys`, undefined, p.api_key)).body.keys[0].id as string;
-    // A token like the server's own, living 3 s (JWT_TTL_SECONDS cannot go below a minute).
-    const short = jwt.sign({ pid: p.id, typ: 'agent', akid: keyId }, JWT_SECRET, {
-      algorithm: 'HS256',
-      keyid: secretKid(JWT_SECRET),
-      issuer: 'pm-agent',
-      audience: 'pm-agent/agents',
-      subject: 'ttl-agent',
-      expiresIn: 3,
-    });
+    const short = await shortLivedToken(api, p, 'ttl-agent', JWT_SECRET, 3);
     const s = await api.connect(short);
     open.push(s);
     expect(await s.call('register_agent', { agent_id: 'ttl-agent', name: 'ttl', role: 'developer' })).toMatchObject({ success: true });

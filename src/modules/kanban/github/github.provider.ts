@@ -1,5 +1,5 @@
 import { KanbanErrorCode } from '../../../common/errors';
-import { columnForStatus, parseChecklist, parseDependencyRefs, priorityFromLabels, priorityLabel, renderChecklist, statusFromColumn, type StatusMap } from '../board-mapping';
+import { columnForStatus, priorityLabel, renderChecklist, statusFromColumn, type StatusMap } from '../board-mapping';
 import type { BoardHttp } from '../http/board-http';
 import { graphqlRequest } from '../http/graphql';
 import { KanbanError } from '../kanban-error';
@@ -18,6 +18,13 @@ import type {
   TaskRefParams,
 } from '../provider';
 import * as Q from './github.documents';
+import { bad, isNotFound, notConfigured, PROVIDER } from './github.errors';
+import { labelColor, normalize, toBoardTask, unique } from './github.mapping';
+import { GitHubIssueRefs } from './github.refs';
+import { allPages, PAGE_SIZE, type Board, type Found, type NodeOf, type Option, type Page, type RawIssue, type RawItem } from './github.types';
+
+// Imported from here by board-factory and the contract test.
+export { githubRateLimitedBody } from './github.errors';
 
 export interface GitHubProviderOptions {
   /** BoardHttp for https://api.github.com (GitHub Enterprise Server: https://host/api). */
@@ -34,66 +41,6 @@ export interface GitHubProviderOptions {
   statusMap?: StatusMap;
 }
 
-/** GitHub's largest page; connections are followed with `after` beyond it. */
-const PAGE_SIZE = 100;
-const PROVIDER = 'github';
-/** How long a `#n` that names no issue (a pull request, a typo) is not looked up again. */
-const MISSING_REF_TTL_MS = 5 * 60_000;
-
-/**
- * Rate limits GitHub reports in a body rather than in headers, for BoardHttp's `rateLimitedBody`:
- * a secondary limit answered 403 without retry-after or x-ratelimit-remaining 0 ("wait at least a
- * minute", https://docs.github.com/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api),
- * and an exhausted GraphQL budget (errors of type RATE_LIMITED, also seen as RATE_LIMIT).
- */
-export function githubRateLimitedBody(_status: number, text: string): boolean {
-  return /secondary rate limit|"type"\s*:\s*"RATE_LIMIT(?:ED)?"|API rate limit (?:already )?exceeded/i.test(text);
-}
-
-interface Page<N> {
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  nodes: (N | null)[] | null;
-}
-
-interface RawIssue {
-  id: string;
-  number: number;
-  title: string;
-  body: string;
-  state: 'OPEN' | 'CLOSED';
-  updatedAt: string;
-  repository: { id: string };
-  labels: Page<{ name: string }> | null;
-  assignees: { nodes: ({ login: string } | null)[] | null };
-}
-
-interface RawItem {
-  id: string;
-  isArchived: boolean;
-  fieldValueByName: { name?: string | null; optionId?: string | null } | null;
-}
-
-interface Option {
-  id: string;
-  name: string;
-}
-
-interface Board {
-  repositoryId: string;
-  projectId: string;
-  fieldId: string;
-  options: Option[];
-}
-
-/** An issue of the repository on the project, with everything a BoardTask needs. */
-interface Found {
-  issue: RawIssue;
-  item: RawItem;
-  labels: string[];
-}
-
-type NodeOf<T> = { node: ({ __typename: string } & Partial<T>) | null };
-
 /**
  * The board is a GitHub Projects (v2) project; its tasks are the project's items whose content is
  * an issue of owner/repo. Status is the item's single-select "Status" option, except that a closed
@@ -108,10 +55,7 @@ export class GitHubProvider implements BoardProvider {
   private readonly statusField: string;
   private readonly statusMap: StatusMap;
   private board: Promise<Board> | null = null;
-  private readonly idByNumber = new Map<number, string>();
-  private readonly numberById = new Map<string, number>();
-  /** Issue numbers that resolved to nothing → when to look again. */
-  private readonly missingNumbers = new Map<number, number>();
+  private readonly refs: GitHubIssueRefs;
   private readonly labelIds = new Map<string, string>();
   private readonly userIds = new Map<string, string>();
   /** Issues already seen on this board, so comments need no membership lookup. */
@@ -124,12 +68,13 @@ export class GitHubProvider implements BoardProvider {
     this.path = opts.graphqlPath ?? '/graphql';
     this.statusField = opts.statusField ?? 'Status';
     this.statusMap = opts.statusMap ?? {};
+    this.refs = new GitHubIssueRefs((query, variables) => this.gql(query, variables), opts, (externalId, what) => this.notFound(externalId, what));
   }
 
   async listTasks(p: ListParams = {}): Promise<BoardTask[]> {
     const board = await this.ensureBoard();
     type Item = RawItem & { content: ({ __typename: string } & Partial<RawIssue>) | null };
-    const items = await this.pages<Item>(async (after) => {
+    const items = await allPages<Item>(async (after) => {
       const data = await this.gql<NodeOf<{ items: Page<Item> }>>(Q.PROJECT_ITEMS_QUERY, { projectId: board.projectId, pageSize: PAGE_SIZE, after, statusField: this.statusField }, p.signal);
       return data.node?.items;
     });
@@ -141,7 +86,7 @@ export class GitHubProvider implements BoardProvider {
       found.push({ issue: raw, item, labels: await this.allLabels(raw) });
     }
     for (const f of found) {
-      this.remember(f.issue);
+      this.refs.remember(f.issue);
       this.known.add(f.issue.id);
     }
     // One after another: dependency lookups share the number cache and the rate limit.
@@ -166,7 +111,7 @@ export class GitHubProvider implements BoardProvider {
     for (const name of labelNames) labelIds.push(await this.labelId(name, board));
     const dependencies = unique(p.dependencies ?? []);
     const numbers: number[] = [];
-    for (const dep of dependencies) numbers.push(await this.numberOf(dep, board));
+    for (const dep of dependencies) numbers.push(await this.refs.numberOf(dep, board));
 
     let body = renderChecklist(p.description ?? '', p.checklist ?? []);
     if (numbers.length > 0) body = `${body.trimEnd()}${body.trim() ? '\n\n' : ''}Depends on: ${numbers.map((n) => `#${n}`).join(', ')}`;
@@ -179,7 +124,7 @@ export class GitHubProvider implements BoardProvider {
     });
     const issue = created.createIssue?.issue;
     if (!issue) throw bad('createIssue answered no issue');
-    this.remember(issue);
+    this.refs.remember(issue);
     const added = await this.gql<{ addProjectV2ItemById: { item: { id: string } | null } | null }>(Q.ADD_PROJECT_ITEM_MUTATION, { projectId: board.projectId, contentId: issue.id });
     const itemId = added.addProjectV2ItemById?.item?.id;
     if (!itemId) throw bad('addProjectV2ItemById answered no item');
@@ -210,7 +155,7 @@ export class GitHubProvider implements BoardProvider {
   async listComments(p: TaskRefParams): Promise<BoardComment[]> {
     await this.requireKnown(p.externalId);
     const comments = await this.orNotFound(p.externalId, () =>
-      this.pages<{ body: string; createdAt: string }>(async (after) => {
+      allPages<{ body: string; createdAt: string }>(async (after) => {
         const data = await this.gql<NodeOf<{ comments: Page<{ body: string; createdAt: string }> }>>(Q.ISSUE_COMMENTS_QUERY, { id: p.externalId, pageSize: PAGE_SIZE, after });
         return data.node?.comments;
       }),
@@ -236,7 +181,7 @@ export class GitHubProvider implements BoardProvider {
 
   async assign(p: AssignParams): Promise<void> {
     const found = await this.require(p.externalId);
-    const current = await this.pages<{ id: string; login: string }>(async (after) => {
+    const current = await allPages<{ id: string; login: string }>(async (after) => {
       const data = await this.gql<NodeOf<{ assignees: Page<{ id: string; login: string }> }>>(Q.ISSUE_ASSIGNEES_QUERY, { id: found.issue.id, pageSize: PAGE_SIZE, after });
       return data.node?.assignees;
     });
@@ -297,7 +242,7 @@ export class GitHubProvider implements BoardProvider {
     const issue = node as Issue;
     let item = issue.projectItems.nodes?.find((i) => i?.project.id === board.projectId) ?? null;
     if (!item && issue.projectItems.pageInfo.hasNextPage) {
-      const rest = await this.pages<RawItem & { project: { id: string } }>(async (after) => {
+      const rest = await allPages<RawItem & { project: { id: string } }>(async (after) => {
         const data = await this.gql<NodeOf<{ projectItems: Page<RawItem & { project: { id: string } }> }>>(Q.ISSUE_PROJECT_ITEMS_QUERY, {
           id: externalId,
           pageSize: PAGE_SIZE,
@@ -309,7 +254,7 @@ export class GitHubProvider implements BoardProvider {
       item = rest.find((i) => i.project.id === board.projectId) ?? null;
     }
     if (!item || item.isArchived) return null;
-    this.remember(issue);
+    this.refs.remember(issue);
     this.known.add(issue.id);
     return { issue, item, labels: await this.allLabels(issue) };
   }
@@ -329,7 +274,7 @@ export class GitHubProvider implements BoardProvider {
     const first = issue.labels;
     const names = (first?.nodes ?? []).flatMap((l) => (l ? [l.name] : []));
     if (!first?.pageInfo.hasNextPage) return names;
-    const rest = await this.pages<{ name: string }>(async (after) => {
+    const rest = await allPages<{ name: string }>(async (after) => {
       const data = await this.gql<NodeOf<{ labels: Page<{ name: string }> | null }>>(Q.ISSUE_LABELS_QUERY, { id: issue.id, pageSize: PAGE_SIZE, after });
       return data.node?.labels ?? undefined;
     }, first.pageInfo.endCursor);
@@ -377,62 +322,6 @@ export class GitHubProvider implements BoardProvider {
     return id;
   }
 
-  /** The number of a dependency given by node id; it must be an issue of this repository. */
-  private async numberOf(externalId: string, board: Board): Promise<number> {
-    const cached = this.numberById.get(externalId);
-    if (cached !== undefined) return cached;
-    let node: ({ __typename: string } & Partial<{ id: string; number: number; repository: { id: string } }>) | null = null;
-    try {
-      node = (await this.gql<NodeOf<{ id: string; number: number; repository: { id: string } }>>(Q.ISSUE_REF_QUERY, { id: externalId })).node;
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    if (node?.__typename !== 'Issue' || node.number === undefined || node.repository?.id !== board.repositoryId) throw this.notFound(externalId, 'dependency');
-    this.idByNumber.set(node.number, externalId);
-    this.numberById.set(externalId, node.number);
-    return node.number;
-  }
-
-  /** Node ids of the issues a body's "Depends on:" lines name (this repository's only). */
-  private async dependencies(body: string): Promise<string[]> {
-    const ids: string[] = [];
-    for (const ref of parseDependencyRefs(body)) {
-      const n = this.refNumber(ref);
-      if (n === null) continue;
-      let id = this.idByNumber.get(n);
-      if (!id) {
-        if ((this.missingNumbers.get(n) ?? 0) > Date.now()) continue;
-        try {
-          const data = await this.gql<{ repository: { issue: { id: string; number: number } | null } | null }>(Q.ISSUE_BY_NUMBER_QUERY, { owner: this.opts.owner, repo: this.opts.repo, number: n });
-          id = data.repository?.issue?.id;
-        } catch (err) {
-          // A reference to a pull request or a deleted issue is no dependency.
-          if (!isNotFound(err)) throw err;
-        }
-        if (!id) {
-          this.missingNumbers.set(n, Date.now() + MISSING_REF_TTL_MS);
-          continue;
-        }
-        this.idByNumber.set(n, id);
-        this.numberById.set(id, n);
-      }
-      if (!ids.includes(id)) ids.push(id);
-    }
-    return ids;
-  }
-
-  /** `#12`, `owner/repo#12` or an issue URL of this repository → 12. */
-  private refNumber(ref: string): number | null {
-    const ours = `${this.opts.owner}/${this.opts.repo}`.toLowerCase();
-    let m = /^#(\d+)$/.exec(ref);
-    if (m) return Number(m[1]);
-    m = /^([\w.-]+\/[\w.-]+)#(\d+)$/.exec(ref);
-    if (m) return m[1].toLowerCase() === ours ? Number(m[2]) : null;
-    m = /^https?:\/\/[^/]+\/([\w.-]+\/[\w.-]+)\/issues\/(\d+)\/?$/.exec(ref);
-    if (m) return m[1].toLowerCase() === ours ? Number(m[2]) : null;
-    return null;
-  }
-
   // ---- writes --------------------------------------------------------------------------------
 
   private async setStatusOption(itemId: string, optionId: string): Promise<void> {
@@ -453,44 +342,11 @@ export class GitHubProvider implements BoardProvider {
   // ---- plumbing ------------------------------------------------------------------------------
 
   private async toTask(f: Found): Promise<BoardTask> {
-    const body = normalize(f.issue.body);
-    const optionName = f.item.fieldValueByName?.name ?? '';
-    const status: BoardStatus = f.issue.state === 'CLOSED' ? 'done' : statusFromColumn(optionName, this.statusMap);
-    return {
-      externalId: f.issue.id,
-      ref: `#${f.issue.number}`,
-      name: f.issue.title,
-      description: body,
-      status,
-      priority: priorityFromLabels(f.labels),
-      labels: f.labels,
-      dependencies: (await this.dependencies(body)).filter((id) => id !== f.issue.id),
-      assignee: f.issue.assignees.nodes?.find((u) => u)?.login ?? null,
-      checklist: parseChecklist(body),
-      updatedAt: f.issue.updatedAt,
-    };
-  }
-
-  private remember(issue: Pick<RawIssue, 'id' | 'number'>): void {
-    this.idByNumber.set(issue.number, issue.id);
-    this.numberById.set(issue.id, issue.number);
+    return toBoardTask(f, this.statusMap, await this.refs.dependencies(normalize(f.issue.body)));
   }
 
   private gql<T>(query: string, variables: Record<string, unknown>, signal?: AbortSignal): Promise<T> {
     return graphqlRequest<T>(this.http, { path: this.path, query, variables, headers: this.auth, signal });
-  }
-
-  /** Follows a connection from `after` to its end. */
-  private async pages<N>(fetch: (after: string | null) => Promise<Page<N> | null | undefined>, after: string | null = null): Promise<N[]> {
-    const out: N[] = [];
-    for (let cursor = after; ; ) {
-      const page = await fetch(cursor);
-      if (!page) throw bad('a connection page is missing');
-      for (const n of page.nodes ?? []) if (n) out.push(n);
-      if (!page.pageInfo.hasNextPage) return out;
-      if (!page.pageInfo.endCursor || page.pageInfo.endCursor === cursor) throw bad('paging did not advance');
-      cursor = page.pageInfo.endCursor;
-    }
   }
 
   private async orNotFound<T>(externalId: string, op: () => Promise<T>): Promise<T> {
@@ -509,40 +365,4 @@ export class GitHubProvider implements BoardProvider {
   private noOption(status: BoardStatus): KanbanError {
     return new KanbanError(KanbanErrorCode.BOARD_REJECTED, `github: project ${this.opts.projectNumber} has no "${this.statusField}" option for ${status}`, { provider: PROVIDER });
   }
-}
-
-/**
- * GitHub answers an unknown id with `{"data":{"node":null},"errors":[{"type":"NOT_FOUND",...}]}`;
- * graphqlRequest reports that as BOARD_REJECTED (data is present), so the message decides too.
- */
-function isNotFound(err: unknown): boolean {
-  if (!(err instanceof KanbanError)) return false;
-  return err.code === KanbanErrorCode.BOARD_NOT_FOUND || (err.code === KanbanErrorCode.BOARD_REJECTED && /Could not resolve to /.test(err.message));
-}
-
-function notConfigured(message: string): KanbanError {
-  return new KanbanError(KanbanErrorCode.BOARD_NOT_CONFIGURED, `github: ${message}`, { provider: PROVIDER });
-}
-
-function bad(message: string): KanbanError {
-  return new KanbanError(KanbanErrorCode.BOARD_BAD_RESPONSE, `github GraphQL: ${message}`, { provider: PROVIDER });
-}
-
-/** Bodies edited on github.com come back with CRLF line ends; the markdown helpers expect LF. */
-function normalize(text: string): string {
-  return text.replace(/\r\n?/g, '\n');
-}
-
-function unique(xs: readonly string[]): string[] {
-  return [...new Set(xs)];
-}
-
-/** Colours for labels pm-agent creates (hex without '#', as createLabel wants). */
-function labelColor(name: string): string {
-  const n = name.toLowerCase();
-  if (/^blocked[/-]|urgent|critical/.test(n)) return 'b60205';
-  if (/high/.test(n)) return 'd93f0b';
-  if (/medium/.test(n)) return 'fbca04';
-  if (/low/.test(n)) return '0e8a16';
-  return 'ededed';
 }

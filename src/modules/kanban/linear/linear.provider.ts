@@ -3,7 +3,6 @@ import {
   columnForStatus,
   linearPriority,
   parseChecklist,
-  parseDependencyRefs,
   priorityFromLinear,
   renderChecklist,
   statusFromColumn,
@@ -43,16 +42,12 @@ import {
   LINEAR_TEAM_STATES,
   LINEAR_USERS,
 } from './linear.documents';
+import { notFound, PROVIDER, rejected } from './linear.errors';
+import { refNumbers } from './linear.mapping';
+import type { LinearIssue, LinearLabel, LinearRelation, LinearState, LinearUser, Page, TeamInfo } from './linear.types';
 
-/** Linear reports rate limits as HTTP 400 with a GraphQL error coded RATELIMITED (for BoardHttp's `rateLimitedBody`). */
-export function linearRateLimitedBody(status: number, text: string): boolean {
-  return status === 400 && text.includes('RATELIMITED');
-}
-
-/** Linear refuses a bad key with HTTP 400 and extensions.code AUTHENTICATION_ERROR. */
-export function linearAuthFailedBody(status: number, text: string): boolean {
-  return status === 400 && text.includes('AUTHENTICATION_ERROR');
-}
+// Kept importable from here, where board-factory and the contract test take them from.
+export { linearAuthFailedBody, linearRateLimitedBody } from './linear.errors';
 
 export interface LinearProviderOptions {
   /** Pointed at https://api.linear.app in production. */
@@ -63,53 +58,6 @@ export interface LinearProviderOptions {
   teamId: string;
   statusMap?: StatusMap;
 }
-
-interface Page<T> {
-  nodes: T[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-}
-interface LinearState {
-  id: string;
-  name: string;
-  /** triage, backlog, unstarted, started, completed or canceled. */
-  type: string;
-  position: number;
-}
-interface LinearLabel {
-  id: string;
-  name: string;
-}
-interface LinearUser {
-  id: string;
-  name: string;
-  displayName: string;
-  email: string;
-  active: boolean;
-}
-interface LinearRelation {
-  type: string;
-  issue: { id: string; team: { id: string }; state: { type: string } };
-}
-interface LinearIssue {
-  id: string;
-  identifier: string;
-  number: number;
-  title: string;
-  description: string | null;
-  priority: number;
-  updatedAt: string;
-  team: { id: string };
-  state: { id: string; name: string; type: string };
-  assignee: { id: string; email: string; name: string; displayName: string } | null;
-  labels: Page<LinearLabel>;
-  inverseRelations: Page<LinearRelation>;
-}
-interface TeamInfo {
-  key: string;
-  states: LinearState[];
-}
-
-const PROVIDER = 'linear';
 
 /**
  * A Linear team as a board (BEHAVIOUR.md "Board providers"): tasks are the team's issues, status
@@ -395,24 +343,3 @@ export class LinearProvider implements BoardProvider {
     }
   }
 }
-
-/** Issue numbers of this team named in `Depends on:` lines (`ENG-12`, or `#12`). */
-function refNumbers(description: string, teamKey: string): number[] {
-  const out: number[] = [];
-  for (const ref of parseDependencyRefs(description)) {
-    const m = /^(?:#|([A-Za-z][A-Za-z0-9_]*)-)(\d+)$/.exec(ref);
-    if (!m || (m[1] !== undefined && m[1].toUpperCase() !== teamKey.toUpperCase())) continue;
-    const n = Number(m[2]);
-    if (!out.includes(n)) out.push(n);
-  }
-  return out;
-}
-
-function notFound(): KanbanError {
-  return new KanbanError(KanbanErrorCode.BOARD_NOT_FOUND, `${PROVIDER}: issue not found on the team`, { provider: PROVIDER });
-}
-
-function rejected(what: string): KanbanError {
-  return new KanbanError(KanbanErrorCode.BOARD_REJECTED, `${PROVIDER}: ${what}`, { provider: PROVIDER });
-}
-

@@ -15,8 +15,9 @@ import type {
   MoveTaskParams,
   TaskRefParams,
 } from '../provider';
+import { BoardView, compareIds, indexCards, type CardIndex } from './planka.board-view';
+import { assigneeOf, colorFor, findUser, resolveDependencies } from './planka.mapping';
 import {
-  PLANKA_LABEL_COLORS,
   PLANKA_POSITION_GAP,
   type PlankaAction,
   type PlankaActionsAnswer,
@@ -29,7 +30,6 @@ import {
   type PlankaLabel,
   type PlankaList,
   type PlankaTask,
-  type PlankaUser,
 } from './planka.types';
 
 export type PlankaCredentials = { token: string } | { username: string; password: string };
@@ -40,62 +40,6 @@ export interface PlankaProviderOptions {
   boardId: string;
   credentials: PlankaCredentials;
   statusMap?: StatusMap;
-}
-
-/** Numeric id strings (bigint snowflakes) in numeric order without parsing them. */
-const compareIds = (a: string, b: string): number => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-
-/** One read of the board, indexed; provider methods also add what they create to it. */
-class BoardView {
-  readonly lists: PlankaList[];
-  readonly cards: PlankaCard[];
-  readonly labels: PlankaLabel[];
-  readonly users: PlankaUser[];
-  readonly cardLabels: PlankaCardLabel[];
-  readonly cardMemberships: PlankaCardMembership[];
-  readonly tasks: PlankaTask[];
-
-  constructor(answer: PlankaBoardAnswer) {
-    const inc = answer.included;
-    this.lists = [...inc.lists].sort((a, b) => a.position - b.position || compareIds(a.id, b.id));
-    this.cards = [...inc.cards];
-    this.labels = [...inc.labels];
-    this.users = [...inc.users];
-    this.cardLabels = [...inc.cardLabels];
-    this.cardMemberships = [...inc.cardMemberships];
-    this.tasks = [...inc.tasks];
-  }
-
-  card(id: string): PlankaCard | undefined {
-    return this.cards.find((c) => c.id === id);
-  }
-
-  list(id: string): PlankaList | undefined {
-    return this.lists.find((l) => l.id === id);
-  }
-
-  /** The position that puts a new card at the bottom of a list, as Planka's own client does. */
-  bottomOf(listId: string, exceptCardId?: string): number {
-    const positions = this.cards.filter((c) => c.listId === listId && c.id !== exceptCardId).map((c) => c.position);
-    return (positions.length ? Math.max(...positions) : 0) + PLANKA_POSITION_GAP;
-  }
-
-  membersOf(cardId: string): PlankaCardMembership[] {
-    return this.cardMemberships.filter((m) => m.cardId === cardId).sort((a, b) => compareIds(a.id, b.id));
-  }
-}
-
-/** Per-card lookups for mapping many cards at once (listTasks) without quadratic scans. */
-interface CardIndex {
-  labelsByCard: Map<string, string[]>;
-  tasksByCard: Map<string, PlankaTask[]>;
-  membersByCard: Map<string, PlankaCardMembership[]>;
-}
-
-function push<V>(m: Map<string, V[]>, k: string, v: V): void {
-  const arr = m.get(k);
-  if (arr) arr.push(v);
-  else m.set(k, [v]);
 }
 
 /**
@@ -380,52 +324,4 @@ function enc(id: string): string {
 
 function isUnauthorized(err: unknown): boolean {
   return err instanceof KanbanError && err.code === KanbanErrorCode.BOARD_AUTH_FAILED && err.details.status === 401;
-}
-
-function indexCards(view: BoardView): CardIndex {
-  const labelName = new Map(view.labels.map((l) => [l.id, l.name]));
-  const labelsByCard = new Map<string, string[]>();
-  for (const cl of [...view.cardLabels].sort((a, b) => compareIds(a.id, b.id))) {
-    const name = labelName.get(cl.labelId);
-    if (name) push(labelsByCard, cl.cardId, name);
-  }
-  const tasksByCard = new Map<string, PlankaTask[]>();
-  for (const t of view.tasks) push(tasksByCard, t.cardId, t);
-  const membersByCard = new Map<string, PlankaCardMembership[]>();
-  for (const m of [...view.cardMemberships].sort((a, b) => compareIds(a.id, b.id))) push(membersByCard, m.cardId, m);
-  return { labelsByCard, tasksByCard, membersByCard };
-}
-
-/** The first member the board still knows, by username (email when it has none). */
-function assigneeOf(members: readonly PlankaCardMembership[], users: readonly PlankaUser[]): string | null {
-  for (const m of members) {
-    const u = users.find((x) => x.id === m.userId);
-    if (u) return u.username || u.email || null;
-  }
-  return null;
-}
-
-function findUser(users: readonly PlankaUser[], who: string): PlankaUser | undefined {
-  const w = who.trim().toLowerCase();
-  return users.find((u) => u.username?.toLowerCase() === w) ?? users.find((u) => u.email.toLowerCase() === w);
-}
-
-/** Refs are card ids, `#<cardId>` or card names; only cards on this board count, never the card itself. */
-function resolveDependencies(refs: readonly string[], cards: readonly PlankaCard[], selfId: string): string[] {
-  const out: string[] = [];
-  for (const ref of refs) {
-    const bare = ref.replace(/^#/, '').trim();
-    const byId = /^\d+$/.test(bare) ? cards.find((c) => c.id === bare) : undefined;
-    const lower = ref.trim().toLowerCase();
-    const card = byId ?? cards.find((c) => c.name.trim().toLowerCase() === lower) ?? cards.find((c) => c.name.trim().toLowerCase() === bare.toLowerCase());
-    if (card && card.id !== selfId && !out.includes(card.id)) out.push(card.id);
-  }
-  return out;
-}
-
-/** A stable color per label name, from Planka's palette. */
-function colorFor(name: string): (typeof PLANKA_LABEL_COLORS)[number] {
-  let h = 0;
-  for (const ch of name) h = (h * 31 + ch.codePointAt(0)!) >>> 0;
-  return PLANKA_LABEL_COLORS[h % PLANKA_LABEL_COLORS.length];
 }
